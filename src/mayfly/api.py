@@ -1,0 +1,126 @@
+"""The JSON API, /api/v1: create, look up, reveal, receipt, burn."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from . import crypto
+from .config import Settings
+from .errors import InvalidInput
+from .rules import Rules, parse_new_secret, parse_reveal
+from .storage.base import Receipt
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+# Room for the JSON around a base64url ciphertext (4/3 of its size).
+_JSON_OVERHEAD = 64 * 1024
+
+
+def max_body_bytes(settings: Settings) -> int:
+    """The largest request body worth reading; Werkzeug refuses larger ones unread."""
+    return -(-settings.max_ciphertext_bytes * 4 // 3) + _JSON_OVERHEAD
+
+
+def rules() -> Rules:
+    return current_app.extensions["mayfly"]
+
+
+def timestamp(seconds: float | None) -> str | None:
+    """RFC 3339, UTC, to the second."""
+    if seconds is None:
+        return None
+    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=0)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def public_url(path: str) -> str:
+    """An absolute URL for a path: MAYFLY_PUBLIC_URL, else the request's own origin."""
+    base = rules().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
+    return base + path
+
+
+def json_body() -> object:
+    """The request's JSON document; anything else is a clear 400 or 415."""
+    if not request.is_json:
+        raise InvalidInput("send the body as Content-Type: application/json")
+    try:
+        return json.loads(request.get_data(cache=False))
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("the body is not valid JSON") from None
+
+
+def _receipt_json(receipt: Receipt) -> dict:
+    return {
+        "id": receipt.id,
+        "state": receipt.state,
+        "created_at": timestamp(receipt.created_at),
+        "expires_at": timestamp(receipt.expires_at),
+        "max_views": receipt.max_views,
+        "views_left": receipt.views_left,
+        "failed_attempts": receipt.failed_attempts,
+        "first_read_at": timestamp(receipt.first_read_at),
+        "last_read_at": timestamp(receipt.last_read_at),
+        "ended_at": timestamp(receipt.ended_at),
+    }
+
+
+def _bearer() -> str | None:
+    auth = request.authorization
+    return auth.token if auth is not None and auth.type == "bearer" else None
+
+
+@bp.post("/secrets")
+def create_secret():
+    """Store an encrypted secret; answer its id and the sender's manage token."""
+    created = rules().create(parse_new_secret(json_body(), rules().settings))
+    body = {
+        "id": created.id,
+        "expires_at": timestamp(created.expires_at),
+        "views_left": created.views_left,
+        "manage_token": created.manage_token,
+        "url": public_url(f"/s/{created.id}"),
+        "receipt_url": public_url(f"/r/{created.id}"),
+    }
+    location = url_for("api.secret_metadata", secret_id=created.id)
+    return jsonify(body), 201, {"Location": location}
+
+
+@bp.get("/secrets/<secret_id>")
+def secret_metadata(secret_id: str):
+    """What a reader needs before revealing; never the ciphertext, never a change."""
+    live = rules().metadata(secret_id)
+    return jsonify({
+        "id": live.id,
+        "expires_at": timestamp(live.expires_at),
+        "views_left": live.views_left,
+        "passphrase": live.kdf is not None,
+        "kdf": live.kdf,
+        "attempts_left": max(rules().settings.max_attempts - live.failed_attempts, 0),
+    })
+
+
+@bp.post("/secrets/<secret_id>/reveal")
+def reveal_secret(secret_id: str):
+    """Use up one view and return the ciphertext, given both proofs."""
+    link_proof, access_proof = parse_reveal(json_body())
+    taken = rules().reveal(secret_id, link_proof, access_proof)
+    # Built by hand: the ciphertext may be megabytes and needs no JSON escaping.
+    payload = (f'{{"ciphertext":"{crypto.b64encode(taken.ciphertext)}",'
+               f'"views_left":{taken.views_left}}}')
+    return Response(payload, mimetype="application/json")
+
+
+@bp.get("/secrets/<secret_id>/receipt")
+def secret_receipt(secret_id: str):
+    """The sender's view: state and times, never content."""
+    return jsonify(_receipt_json(rules().receipt(secret_id, _bearer())))
+
+
+@bp.delete("/secrets/<secret_id>")
+def burn_secret(secret_id: str):
+    """Burn a secret before it is read, at its sender's request."""
+    rules().burn(secret_id, _bearer())
+    return "", 204

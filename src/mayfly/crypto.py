@@ -1,0 +1,186 @@
+"""The zero-knowledge protocol, version 1, as the CLI and the tests speak it.
+
+docs/protocol.md is the specification; static/js/crypto.js is the browser's
+implementation of the same steps. Everything here uses only algorithms that
+the browser's Web Crypto API offers natively: HKDF-SHA256, PBKDF2-HMAC-SHA256,
+AES-256-GCM and SHA-256.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import struct
+import unicodedata
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+from .errors import DecryptionFailed
+
+VERSION = 1
+KEY_BYTES = 32
+NONCE_BYTES = 12
+SALT_BYTES = 16
+PBKDF2_ITERATIONS = 600_000
+KDF_NAME = "PBKDF2-HMAC-SHA256"
+# The first byte of every sealed blob; also bound into the GCM tag via AAD.
+ENVELOPE_VERSION = b"\x01"
+AAD = b"mayfly/v1"
+INFO_LINK_PROOF = b"mayfly/v1 link-proof"
+INFO_ACCESS_PROOF = b"mayfly/v1 access-proof"
+INFO_CONTENT_KEY = b"mayfly/v1 content-key"
+
+
+def b64encode(data: bytes) -> str:
+    """Encode bytes as unpadded base64url, the only encoding of the protocol."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: str) -> bytes:
+    """Decode unpadded base64url strictly; raise ValueError on anything else."""
+    if not isinstance(text, str) or "=" in text or len(text) % 4 == 1:
+        raise ValueError("not unpadded base64url")
+    try:
+        raw = text.encode("ascii")
+        data = base64.b64decode(raw + b"=" * (-len(raw) % 4), altchars=b"-_", validate=True)
+    except (UnicodeEncodeError, binascii.Error) as exc:
+        raise ValueError("not unpadded base64url") from exc
+    # Reject non-canonical encodings (stray bits in the last character).
+    if b64encode(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
+
+
+@dataclass(frozen=True)
+class Kdf:
+    """The passphrase stretching parameters, stored in the clear on the server."""
+
+    salt: bytes
+    iterations: int = PBKDF2_ITERATIONS
+
+    def to_json(self) -> dict:
+        return {"name": KDF_NAME, "salt": b64encode(self.salt), "iterations": self.iterations}
+
+    @classmethod
+    def new(cls) -> Kdf:
+        return cls(salt=os.urandom(SALT_BYTES))
+
+
+@dataclass(frozen=True)
+class Keys:
+    """What a client derives from the link key (and the passphrase, if any)."""
+
+    content_key: bytes = field(repr=False)
+    link_proof: bytes = field(repr=False)
+    access_proof: bytes = field(repr=False)
+
+
+def _hkdf(ikm: bytes, info: bytes) -> bytes:
+    # An empty salt is HKDF's default (HashLen zero bytes); Web Crypto accepts it too.
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"", info=info).derive(ikm)
+
+
+def stretch(passphrase: str, kdf: Kdf) -> bytes:
+    """PBKDF2-HMAC-SHA256 of the NFC-normalised UTF-8 passphrase."""
+    secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    return PBKDF2HMAC(
+        algorithm=hashes.SHA256(), length=32, salt=kdf.salt, iterations=kdf.iterations
+    ).derive(secret)
+
+
+def derive_keys(link_key: bytes, passphrase: str | None = None, kdf: Kdf | None = None) -> Keys:
+    """Derive the content key and both proofs; a passphrase needs its KDF parameters."""
+    if len(link_key) != KEY_BYTES:
+        raise ValueError("the link key must be 32 bytes")
+    if (passphrase is None) != (kdf is None):
+        raise ValueError("a passphrase and its KDF parameters go together")
+    access_ikm = link_key if passphrase is None else link_key + stretch(passphrase, kdf)
+    return Keys(
+        content_key=_hkdf(access_ikm, INFO_CONTENT_KEY),
+        link_proof=_hkdf(link_key, INFO_LINK_PROOF),
+        access_proof=_hkdf(access_ikm, INFO_ACCESS_PROOF),
+    )
+
+
+def proof_hash(proof: bytes) -> bytes:
+    """What the server stores of a proof: its SHA-256."""
+    return hashlib.sha256(proof).digest()
+
+
+def seal(content_key: bytes, plaintext: bytes, nonce: bytes | None = None) -> bytes:
+    """Encrypt: version byte, 96-bit nonce, AES-256-GCM ciphertext with its tag."""
+    nonce = os.urandom(NONCE_BYTES) if nonce is None else nonce
+    return ENVELOPE_VERSION + nonce + AESGCM(content_key).encrypt(nonce, plaintext, AAD)
+
+
+def unseal(content_key: bytes, blob: bytes) -> bytes:
+    """Decrypt a sealed blob; any damage or a wrong key raises DecryptionFailed."""
+    if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != ENVELOPE_VERSION:
+        raise DecryptionFailed()
+    nonce, body = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
+    try:
+        return AESGCM(content_key).decrypt(nonce, body, AAD)
+    except InvalidTag as exc:
+        raise DecryptionFailed() from exc
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file carried inside a message."""
+
+    name: str
+    type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Message:
+    """The plaintext of a secret: a text and zero or more files."""
+
+    text: str
+    files: tuple[Attachment, ...] = ()
+
+
+def pack(message: Message) -> bytes:
+    """Serialise a message: 4-byte header length, JSON header, then the files' bytes."""
+    header = {
+        "v": VERSION,
+        "text": message.text,
+        "files": [{"name": f.name, "type": f.type, "size": len(f.data)} for f in message.files],
+    }
+    head = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return struct.pack(">I", len(head)) + head + b"".join(f.data for f in message.files)
+
+
+def unpack(plaintext: bytes) -> Message:
+    """Parse what pack() made; a malformed plaintext raises DecryptionFailed."""
+    try:
+        (size,) = struct.unpack(">I", plaintext[:4])
+        header = json.loads(plaintext[4 : 4 + size].decode("utf-8"))
+        if header.get("v") != VERSION or not isinstance(header.get("text"), str):
+            raise ValueError("unknown message format")
+        files, offset = [], 4 + size
+        for entry in header["files"]:
+            end = offset + int(entry["size"])
+            if end > len(plaintext):
+                raise ValueError("truncated attachment")
+            files.append(Attachment(str(entry["name"]), str(entry["type"]), plaintext[offset:end]))
+            offset = end
+        if offset != len(plaintext):
+            raise ValueError("trailing bytes")
+    except (struct.error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise DecryptionFailed() from exc
+    return Message(header["text"], tuple(files))
+
+
+def new_link_key() -> bytes:
+    """256 bits from the operating system's CSPRNG."""
+    return os.urandom(KEY_BYTES)

@@ -1,0 +1,226 @@
+"""The rules of a secret: ids, lifetimes, views, attempts, proofs and tokens.
+
+No HTTP and no SQL here: the API feeds this module decoded JSON and the
+storage backend only stores and takes atomically. (Named rules, not secrets,
+so that it never shadows the standard library's ``secrets`` used below.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import crypto
+from .config import Settings
+from .errors import (
+    Forbidden,
+    InvalidInput,
+    PayloadTooLarge,
+    SecretGone,
+    Unauthorized,
+    WrongPassphrase,
+)
+from .storage.base import Live, NewRecord, Purged, Receipt, Storage, Taken
+
+ID_BYTES = 18  # 144 random bits, 24 base64url characters
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{24}")
+TOKEN_BYTES = 32
+MIN_ITERATIONS = crypto.PBKDF2_ITERATIONS
+MAX_ITERATIONS = 10_000_000
+# Version byte, nonce and GCM tag: nothing shorter can be a sealed message.
+MIN_CIPHERTEXT = 1 + crypto.NONCE_BYTES + 16
+CREATE_FIELDS = {"ciphertext", "link_proof_hash", "access_proof_hash", "kdf", "expires_in",
+                 "max_views"}
+REVEAL_FIELDS = {"link_proof", "access_proof"}
+
+
+@dataclass(frozen=True)
+class NewSecret:
+    """A validated creation request."""
+
+    ciphertext: bytes
+    link_proof_hash: bytes
+    access_proof_hash: bytes
+    kdf: dict | None
+    expires_in: int
+    max_views: int
+
+
+@dataclass(frozen=True)
+class Created:
+    """What the sender gets back."""
+
+    id: str
+    expires_at: float
+    views_left: int
+    manage_token: str
+
+
+def _int(body: dict, name: str, default: int, low: int, high: int) -> int:
+    value = body.get(name, default)
+    if type(value) is not int:  # bool is an int subclass, and not a count
+        raise InvalidInput(f"{name} must be an integer", field=name)
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must lie between {low} and {high}", field=name)
+    return value
+
+
+def _bytes(body: dict, name: str, size: int | None = None) -> bytes:
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} is required, as a base64url string", field=name)
+    try:
+        data = crypto.b64decode(value)
+    except ValueError:
+        raise InvalidInput(f"{name} is not unpadded base64url", field=name) from None
+    if size is not None and len(data) != size:
+        raise InvalidInput(f"{name} must decode to {size} bytes", field=name)
+    return data
+
+
+def _kdf(value: object) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"name", "salt", "iterations"}:
+        raise InvalidInput("kdf must be null or {name, salt, iterations}", field="kdf")
+    if value["name"] != crypto.KDF_NAME:
+        raise InvalidInput(f"kdf.name must be {crypto.KDF_NAME}", field="kdf")
+    salt = _bytes(value, "salt")
+    if not 16 <= len(salt) <= 64:
+        raise InvalidInput("kdf.salt must decode to 16 to 64 bytes", field="kdf")
+    _int(value, "iterations", 0, MIN_ITERATIONS, MAX_ITERATIONS)
+    return dict(value)
+
+
+def only_fields(body: object, allowed: set[str]) -> dict:
+    """Refuse anything but a JSON object with known fields."""
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidInput(f"unknown field(s): {', '.join(unknown)}", field=unknown[0])
+    return body
+
+
+def parse_new_secret(body: object, settings: Settings) -> NewSecret:
+    """Validate a creation request top to bottom; the first problem is raised."""
+    body = only_fields(body, CREATE_FIELDS)
+    ciphertext = _bytes(body, "ciphertext")
+    if len(ciphertext) > settings.max_ciphertext_bytes:
+        raise PayloadTooLarge(f"the ciphertext may be at most {settings.max_ciphertext_bytes} bytes")
+    if len(ciphertext) < MIN_CIPHERTEXT or ciphertext[:1] != crypto.ENVELOPE_VERSION:
+        raise InvalidInput("ciphertext is not a mayfly v1 envelope", field="ciphertext")
+    return NewSecret(
+        ciphertext=ciphertext,
+        link_proof_hash=_bytes(body, "link_proof_hash", 32),
+        access_proof_hash=_bytes(body, "access_proof_hash", 32),
+        kdf=_kdf(body.get("kdf")),
+        expires_in=_int(body, "expires_in", settings.default_lifetime, settings.min_lifetime,
+                        settings.max_lifetime),
+        max_views=_int(body, "max_views", 1, 1, settings.max_views),
+    )
+
+
+def parse_reveal(body: object) -> tuple[bytes, bytes]:
+    """Validate a reveal request: the two 32-byte proofs."""
+    body = only_fields(body, REVEAL_FIELDS)
+    return _bytes(body, "link_proof", 32), _bytes(body, "access_proof", 32)
+
+
+def _digest(value: bytes | str) -> bytes:
+    return hashlib.sha256(value.encode() if isinstance(value, str) else value).digest()
+
+
+def valid_id(secret_id: str) -> bool:
+    """Whether a string has the shape of an id (anything else is simply not found)."""
+    return ID_PATTERN.fullmatch(secret_id) is not None
+
+
+class Rules:
+    """The service's behaviour over any Storage; one instance per application."""
+
+    def __init__(self, storage: Storage, settings: Settings,
+                 clock: Callable[[], float] = time.time):
+        self.storage = storage
+        self.settings = settings
+        self.clock = clock
+        self._last_purge = 0.0
+
+    def create(self, new: NewSecret) -> Created:
+        """Store a new secret under a fresh id; return the id and the manage token."""
+        now = self.clock()
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        record = NewRecord(
+            id=secrets.token_urlsafe(ID_BYTES),
+            ciphertext=new.ciphertext,
+            link_hash=new.link_proof_hash,
+            access_hash=new.access_proof_hash,
+            kdf=new.kdf,
+            manage_hash=_digest(token),
+            created_at=now,
+            expires_at=now + new.expires_in,
+            keep_until=now + new.expires_in + self.settings.receipt_retention,
+            max_views=new.max_views,
+        )
+        self.storage.create(record)
+        self.purge_now_and_then(now)
+        return Created(record.id, record.expires_at, record.max_views, token)
+
+    def metadata(self, secret_id: str) -> Live:
+        """Return a live secret's metadata; never changes anything."""
+        live = valid_id(secret_id) and self.storage.lookup(secret_id, self.clock())
+        if not live:
+            raise SecretGone()
+        return live
+
+    def reveal(self, secret_id: str, link_proof: bytes, access_proof: bytes) -> Taken:
+        """Check both proofs, then use up one view atomically."""
+        live = self.metadata(secret_id)
+        # A wrong link proof means the caller lacks the link: nothing is counted.
+        if not hmac.compare_digest(crypto.proof_hash(link_proof), live.link_hash):
+            raise Forbidden("the link proof does not match: is the link complete?")
+        if not hmac.compare_digest(crypto.proof_hash(access_proof), live.access_hash):
+            left = self.storage.fail(secret_id, self.clock(), self.settings.max_attempts)
+            if left is None:
+                raise SecretGone()
+            raise WrongPassphrase(attempts_left=left)
+        taken = self.storage.take(secret_id, self.clock())
+        if taken is None:
+            raise SecretGone()
+        return taken
+
+    def _authorised_receipt(self, secret_id: str, token: str | None) -> Receipt:
+        if not token:
+            raise Unauthorized()
+        receipt = valid_id(secret_id) and self.storage.receipt(secret_id, self.clock())
+        if not receipt:
+            raise SecretGone()
+        if not hmac.compare_digest(_digest(token), receipt.manage_hash):
+            raise Forbidden("the manage token does not match")
+        return receipt
+
+    def receipt(self, secret_id: str, token: str | None) -> Receipt:
+        """Return the sender's receipt, given the manage token."""
+        return self._authorised_receipt(secret_id, token)
+
+    def burn(self, secret_id: str, token: str | None) -> Receipt:
+        """Destroy a secret early at its sender's request; return the new receipt."""
+        self._authorised_receipt(secret_id, token)
+        self.storage.burn(secret_id, self.clock())
+        return self._authorised_receipt(secret_id, token)
+
+    def purge(self) -> Purged:
+        """Remove what expired, now."""
+        self._last_purge = now = self.clock()
+        return self.storage.purge(now)
+
+    def purge_now_and_then(self, now: float) -> None:
+        """A cheap purge piggy-backed on writes, at most once per purge_interval."""
+        interval = self.settings.purge_interval
+        if interval and now - self._last_purge >= interval:
+            self.purge()

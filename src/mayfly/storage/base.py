@@ -1,0 +1,144 @@
+"""The Storage contract that every backend honours.
+
+A backend only stores, takes atomically and forgets what expired; the rules
+(lifetimes, view counts, attempt limits, ids, proofs) live in mayfly.rules.
+
+Contract, for every method taking ``now`` (seconds since the epoch):
+
+* A secret is *live* while its state is ``waiting`` and ``now < expires_at``.
+  Anything not live is treated as absent by ``lookup``, ``take``, ``fail``
+  and ``burn``, whether or not a purge has removed it yet.
+* ``take`` is one atomic step across processes and machines: of any number of
+  concurrent callers, at most ``views_left`` get the ciphertext. The step that
+  hands out the last view removes the ciphertext in the same step, and the
+  change is durable (as the backend documents) before the method returns.
+* ``fail`` counts one failed attempt atomically and, on reaching
+  ``max_attempts``, burns the secret in the same step.
+* ``take``, ``fail``, ``burn`` and ``purge`` update the receipt and the
+  counters in the same atomic step as the change they record.
+* A receipt keeps only states and times (never ciphertext or proof hashes
+  once the secret is gone) and disappears at ``keep_until``.
+* Backend failures are raised as ``StorageUnavailable``, never as the
+  driver's own exception, and leave nothing half-written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Counter names, exported by /metrics as mayfly_<name>_total.
+COUNTERS = (
+    "secrets_created",
+    "views_revealed",
+    "secrets_read",
+    "secrets_expired_unread",
+    "secrets_burned_by_sender",
+    "secrets_burned_by_attempts",
+    "failed_attempts",
+)
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """Everything stored when a secret is created."""
+
+    id: str
+    ciphertext: bytes
+    link_hash: bytes
+    access_hash: bytes
+    kdf: dict | None
+    manage_hash: bytes
+    created_at: float
+    expires_at: float
+    keep_until: float
+    max_views: int
+
+
+@dataclass(frozen=True)
+class Live:
+    """A live secret's metadata, without its ciphertext."""
+
+    id: str
+    link_hash: bytes
+    access_hash: bytes
+    kdf: dict | None
+    expires_at: float
+    max_views: int
+    views_left: int
+    failed_attempts: int
+
+
+@dataclass(frozen=True)
+class Taken:
+    """One view handed out by ``take``."""
+
+    ciphertext: bytes
+    views_left: int
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What one purge removed."""
+
+    expired: int  # ciphertexts of secrets whose lifetime ended
+    receipts: int  # receipts past their keep_until
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the sender may see: states and times only."""
+
+    id: str
+    manage_hash: bytes
+    state: str  # waiting | read | burned | failed | expired
+    created_at: float
+    expires_at: float
+    max_views: int
+    views_left: int
+    failed_attempts: int
+    first_read_at: float | None
+    last_read_at: float | None
+    ended_at: float | None
+
+
+class Storage:
+    """Base class of the backends; see the module docstring for the contract."""
+
+    def create(self, record: NewRecord) -> None:
+        """Store a new secret and its receipt."""
+        raise NotImplementedError
+
+    def lookup(self, secret_id: str, now: float) -> Live | None:
+        """Return a live secret's metadata, or None. Never changes anything."""
+        raise NotImplementedError
+
+    def take(self, secret_id: str, now: float) -> Taken | None:
+        """Atomically use up one view and return the ciphertext, or None if not live."""
+        raise NotImplementedError
+
+    def fail(self, secret_id: str, now: float, max_attempts: int) -> int | None:
+        """Atomically count a failed attempt; return attempts left (0: burned) or None."""
+        raise NotImplementedError
+
+    def burn(self, secret_id: str, now: float) -> bool:
+        """Destroy a live secret at its sender's request; return whether one was live."""
+        raise NotImplementedError
+
+    def receipt(self, secret_id: str, now: float) -> Receipt | None:
+        """Return the receipt until its keep_until, or None."""
+        raise NotImplementedError
+
+    def purge(self, now: float) -> Purged:
+        """Physically remove expired ciphertexts and old receipts; say how many went."""
+        raise NotImplementedError
+
+    def counters(self) -> dict[str, int]:
+        """Return every counter of COUNTERS (zero when never incremented)."""
+        raise NotImplementedError
+
+    def ping(self) -> None:
+        """Raise StorageUnavailable unless the backend answers."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections held by this process."""

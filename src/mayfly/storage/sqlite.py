@@ -1,0 +1,249 @@
+"""The default backend: one SQLite file, safe across uWSGI worker processes.
+
+Every change runs in a ``BEGIN IMMEDIATE`` transaction, which takes SQLite's
+write lock before reading, so two workers can never both see the last view.
+WAL mode lets readers (metadata GETs) proceed while a write holds the lock;
+``synchronous=FULL`` syncs the WAL at each commit, so a burn is on disk
+before the ciphertext leaves the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import StorageUnavailable
+from .base import COUNTERS, Live, NewRecord, Purged, Receipt, Storage, Taken
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS secrets (
+    id TEXT PRIMARY KEY,
+    link_hash BLOB,
+    access_hash BLOB,
+    kdf TEXT,
+    manage_hash BLOB NOT NULL,
+    state TEXT NOT NULL DEFAULT 'waiting',
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    keep_until REAL NOT NULL,
+    max_views INTEGER NOT NULL,
+    views_left INTEGER NOT NULL,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    first_read_at REAL,
+    last_read_at REAL,
+    ended_at REAL
+);
+-- Kept apart so that counting a view never rewrites a large blob.
+CREATE TABLE IF NOT EXISTS ciphertexts (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS secrets_live_expiry ON secrets (expires_at) WHERE state = 'waiting';
+CREATE INDEX IF NOT EXISTS secrets_keep_until ON secrets (keep_until);
+"""
+
+_LIVE = "state = 'waiting' AND expires_at > ?"
+# What a secret forgets when it ends: only states and times remain.
+_FORGET = "link_hash = NULL, access_hash = NULL, kdf = NULL"
+
+
+def path_from_url(url: str, data_dir: str) -> str:
+    """Turn sqlite:///relative.db or sqlite:////absolute.db into a file path."""
+    rest = url.removeprefix("sqlite://")
+    if not rest.startswith("/") or rest == "/":
+        raise ValueError(f"expected sqlite:///relative/path.db or sqlite:////absolute/path.db: {url}")
+    path = rest[1:]
+    return path if os.path.isabs(path) else os.path.join(data_dir, path)
+
+
+class SQLiteStorage(Storage):
+    """Secrets in a SQLite database file; one connection per process and thread."""
+
+    def __init__(self, path: str, synchronous: str = "FULL"):
+        self.path = path
+        self.synchronous = synchronous
+        self._local = threading.local()
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db().executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"cannot open the database {path}: {exc}") from exc
+        finally:
+            # No connection may cross uWSGI's fork: each worker opens its own.
+            self.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(f"PRAGMA synchronous = {self.synchronous}")
+        # A burned ciphertext is overwritten, not left in free pages.
+        db.execute("PRAGMA secure_delete = ON")
+        return db
+
+    def _db(self) -> sqlite3.Connection:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.db, local.pid = self._connect(), os.getpid()
+        return local.db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: committed whole or rolled back whole."""
+        try:
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StorageUnavailable() from exc
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StorageUnavailable() from exc
+            raise
+
+    def _read(self, sql: str, args: tuple) -> tuple | None:
+        try:
+            return self._db().execute(sql, args).fetchone()
+        except sqlite3.Error as exc:
+            raise StorageUnavailable() from exc
+
+    @staticmethod
+    def _count(db: sqlite3.Connection, name: str, by: int = 1) -> None:
+        if by:
+            db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                (name, by),
+            )
+
+    def create(self, record: NewRecord) -> None:
+        kdf = None if record.kdf is None else json.dumps(record.kdf)
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO secrets (id, link_hash, access_hash, kdf, manage_hash, created_at,"
+                " expires_at, keep_until, max_views, views_left) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (record.id, record.link_hash, record.access_hash, kdf, record.manage_hash,
+                 record.created_at, record.expires_at, record.keep_until, record.max_views,
+                 record.max_views),
+            )
+            db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)",
+                       (record.id, record.ciphertext))
+            self._count(db, "secrets_created")
+
+    def lookup(self, secret_id: str, now: float) -> Live | None:
+        row = self._read(
+            "SELECT link_hash, access_hash, kdf, expires_at, max_views, views_left,"
+            f" failed_attempts FROM secrets WHERE id = ? AND {_LIVE}",
+            (secret_id, now),
+        )
+        if row is None:
+            return None
+        kdf = None if row[2] is None else json.loads(row[2])
+        return Live(secret_id, row[0], row[1], kdf, *row[3:])
+
+    def take(self, secret_id: str, now: float) -> Taken | None:
+        with self._write() as db:
+            row = db.execute(
+                "UPDATE secrets SET views_left = views_left - 1,"
+                " first_read_at = COALESCE(first_read_at, :now), last_read_at = :now"
+                f" WHERE id = :id AND {_LIVE.replace('?', ':now')} RETURNING views_left",
+                {"id": secret_id, "now": now},
+            ).fetchone()
+            if row is None:
+                return None
+            (views_left,) = row
+            (ciphertext,) = db.execute(
+                "SELECT data FROM ciphertexts WHERE id = ?", (secret_id,)
+            ).fetchone()
+            self._count(db, "views_revealed")
+            if views_left == 0:
+                self._end(db, secret_id, "read", now)
+                self._count(db, "secrets_read")
+        return Taken(ciphertext, views_left)
+
+    @staticmethod
+    def _end(db: sqlite3.Connection, secret_id: str, state: str, now: float) -> None:
+        db.execute(f"UPDATE secrets SET state = ?, ended_at = ?, {_FORGET} WHERE id = ?",
+                   (state, now, secret_id))
+        db.execute("DELETE FROM ciphertexts WHERE id = ?", (secret_id,))
+
+    def fail(self, secret_id: str, now: float, max_attempts: int) -> int | None:
+        with self._write() as db:
+            row = db.execute(
+                "UPDATE secrets SET failed_attempts = failed_attempts + 1"
+                f" WHERE id = ? AND {_LIVE} RETURNING failed_attempts",
+                (secret_id, now),
+            ).fetchone()
+            if row is None:
+                return None
+            self._count(db, "failed_attempts")
+            left = max(max_attempts - row[0], 0)
+            if left == 0:
+                self._end(db, secret_id, "failed", now)
+                self._count(db, "secrets_burned_by_attempts")
+        return left
+
+    def burn(self, secret_id: str, now: float) -> bool:
+        with self._write() as db:
+            live = db.execute(f"SELECT 1 FROM secrets WHERE id = ? AND {_LIVE}",
+                              (secret_id, now)).fetchone()
+            if live:
+                self._end(db, secret_id, "burned", now)
+                self._count(db, "secrets_burned_by_sender")
+        return live is not None
+
+    def receipt(self, secret_id: str, now: float) -> Receipt | None:
+        row = self._read(
+            "SELECT manage_hash, state, created_at, expires_at, max_views, views_left,"
+            " failed_attempts, first_read_at, last_read_at, ended_at"
+            " FROM secrets WHERE id = ? AND keep_until > ?",
+            (secret_id, now),
+        )
+        if row is None:
+            return None
+        receipt = Receipt(secret_id, *row)
+        if receipt.state == "waiting" and receipt.expires_at <= now:
+            # Expired but not yet purged: say so already.
+            receipt = Receipt(**{**receipt.__dict__, "state": "expired",
+                                 "ended_at": receipt.expires_at})
+        return receipt
+
+    def purge(self, now: float) -> Purged:
+        with self._write() as db:
+            (unread,) = db.execute(
+                "SELECT count(*) FROM secrets WHERE state = 'waiting' AND expires_at <= ?"
+                " AND views_left = max_views", (now,)
+            ).fetchone()
+            db.execute(
+                "DELETE FROM ciphertexts WHERE id IN"
+                " (SELECT id FROM secrets WHERE state = 'waiting' AND expires_at <= ?)", (now,)
+            )
+            expired = db.execute(
+                f"UPDATE secrets SET state = 'expired', ended_at = expires_at, {_FORGET}"
+                " WHERE state = 'waiting' AND expires_at <= ?", (now,)
+            ).rowcount
+            receipts = db.execute("DELETE FROM secrets WHERE keep_until <= ?", (now,)).rowcount
+            self._count(db, "secrets_expired_unread", unread)
+        return Purged(expired=expired, receipts=receipts)
+
+    def counters(self) -> dict[str, int]:
+        try:
+            rows = dict(self._db().execute("SELECT name, value FROM counters").fetchall())
+        except sqlite3.Error as exc:
+            raise StorageUnavailable() from exc
+        return {name: rows.get(name, 0) for name in COUNTERS}
+
+    def ping(self) -> None:
+        self._read("SELECT count(*) FROM counters", ())
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None and self._local.pid == os.getpid():
+            db.close()
+        self._local = threading.local()
