@@ -1,0 +1,232 @@
+"""The ``mayfly`` command: serve, send, read, status, burn, purge."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from importlib.resources import files as package_files
+from pathlib import Path
+
+import click
+
+from . import crypto
+from .client import Client, ClientError, Link
+from .errors import MayflyError
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(text: str) -> int:
+    """'10m', '1h', '1d', '7d' (or plain seconds) as seconds."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    if not match:
+        raise click.BadParameter(f"{text!r} is not a duration such as 10m, 1h, 1d or 7d")
+    return int(match[1]) * UNITS[match[2] or "s"]
+
+
+def _client(server: str) -> Client:
+    return Client(server)
+
+
+def _passphrase_from_env() -> str | None:
+    return os.environ.get("MAYFLY_PASSPHRASE") or None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mayfly")
+def main():
+    """mayfly: messages that burn after reading (阅后即焚).
+
+    Encryption happens here, on your machine: the server never sees the
+    message, the key (the part of the link after '#') or the passphrase.
+    """
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--processes", default=5, show_default=True, type=click.IntRange(1, 64),
+              help="uWSGI worker processes.")
+def serve(host: str, port: int, processes: int):
+    """Run mayfly under uWSGI (storage from MAYFLY_STORAGE_URL, SQLite by default).
+
+    Example: mayfly serve --port 8000
+    """
+    from . import create_app
+
+    try:
+        create_app()  # fail here, with a clear message, on a bad setting
+    except MayflyError as exc:
+        raise click.ClickException(str(exc)) from None
+    uwsgi = shutil.which("uwsgi", path=os.path.dirname(sys.executable)) or shutil.which("uwsgi")
+    if uwsgi is None:
+        raise click.ClickException("uwsgi is not installed (pip install pyuwsgi)")
+    static = str(package_files("mayfly").joinpath("static"))
+    click.echo(f"mayfly is listening on http://{host}:{port} (Ctrl+C to stop)", err=True)
+    args = [
+        uwsgi, "--http", f"{host}:{port}", "--http-keepalive", "--master",
+        "--processes", str(processes), "--module", "mayfly.wsgi:app", "--need-app",
+        "--die-on-term", "--strict", "--vacuum", "--thunder-lock", "--single-interpreter",
+        "--static-map", f"/static={static}", "--disable-logging",
+    ]
+    os.execv(uwsgi, args)
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--expires", default="1d", show_default=True, help="Lifetime: 10m, 1h, 1d, 7d.")
+@click.option("--views", default=1, show_default=True, type=click.IntRange(1, 100),
+              help="How many times it can be read.")
+@click.option("--passphrase", "ask_passphrase", is_flag=True,
+              help="Prompt for a passphrase (or set MAYFLY_PASSPHRASE).")
+@click.option("--receipt", is_flag=True, help="Also print the receipt link (keep it private).")
+@click.option("--server", envvar="MAYFLY_SERVER", default=DEFAULT_SERVER, show_default=True)
+def send(files, expires, views, ask_passphrase, receipt, server):
+    """Encrypt standard input (and FILES as attachments) and print the link.
+
+    Example: echo 'the wifi password is hunter2' | mayfly send --expires 1h
+    """
+    expires_in = parse_duration(expires)
+    passphrase = _passphrase_from_env()
+    if ask_passphrase and not passphrase:
+        passphrase = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True,
+                                  err=True)
+    if sys.stdin.isatty():
+        click.echo("Type the message, then Ctrl+D:", err=True)
+    text = sys.stdin.read()
+    attachments = tuple(
+        crypto.Attachment(path.name, _media_type(path), path.read_bytes()) for path in files
+    )
+    if not text.strip() and not attachments:
+        raise click.ClickException("nothing to send: the message is empty")
+    try:
+        sent = _client(server).send(crypto.Message(text, attachments), expires_in=expires_in,
+                                    max_views=views, passphrase=passphrase)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(sent.link)
+    if receipt:
+        click.echo(sent.receipt_link)
+
+
+def _media_type(path: Path) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def safe_name(name: str) -> str:
+    """A file name that cannot climb out of the output directory."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].replace("\x00", "").strip()
+    return "attachment" if base in {"", ".", ".."} else base.lstrip(".") or "attachment"
+
+
+def free_path(directory: Path, name: str) -> Path:
+    """directory/name, or 'name (1).ext' and so on: never an existing file."""
+    path = directory / safe_name(name)
+    stem, suffix, n = path.stem, path.suffix, 1
+    while path.exists():
+        path = directory / f"{stem} ({n}){suffix}"
+        n += 1
+    return path
+
+
+@main.command()
+@click.argument("link")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, help="Where attachments are saved (never overwriting).")
+def read(link, output):
+    """Reveal a message, print its text and save its attachments. It burns.
+
+    Example: mayfly read 'https://secrets.example.org/s/ID#KEY'
+    """
+    try:
+        parsed = Link.parse(link)
+        message, views_left = _client(parsed.base).read(parsed, _ask_passphrase)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(message.text, nl=not message.text.endswith("\n"))
+    if message.files:
+        output.mkdir(parents=True, exist_ok=True)
+    for attachment in message.files:
+        path = free_path(output, attachment.name)
+        with open(path, "xb") as handle:
+            handle.write(attachment.data)
+        click.echo(f"saved {path} ({len(attachment.data)} bytes)", err=True)
+    if views_left:
+        click.echo(f"({views_left} view(s) left)", err=True)
+    else:
+        click.echo("(this message is now destroyed)", err=True)
+
+
+def _ask_passphrase() -> str:
+    from_env = _passphrase_from_env()
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        raise ClientError("this message needs a passphrase: set MAYFLY_PASSPHRASE")
+    return click.prompt("Passphrase", hide_input=True, err=True)
+
+
+@main.command()
+@click.argument("receipt_link")
+def status(receipt_link):
+    """Show what became of a message you sent, from its receipt link.
+
+    Example: mayfly status 'https://secrets.example.org/r/ID#TOKEN'
+    """
+    try:
+        parsed = Link.parse(receipt_link, kind="r")
+        receipt = _client(parsed.base).receipt(parsed)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(describe_receipt(receipt))
+
+
+def describe_receipt(receipt: dict) -> str:
+    """One line a person reads: the state and when it happened."""
+    state = receipt["state"]
+    views = f"{receipt['max_views'] - receipt['views_left']} of {receipt['max_views']} view(s) used"
+    lines = {
+        "waiting": f"waiting: not read yet ({views}), expires {receipt['expires_at']}",
+        "read": f"read at {receipt['last_read_at']} ({views}), now destroyed",
+        "burned": f"burned by you at {receipt['ended_at']}",
+        "failed": f"burned at {receipt['ended_at']} after too many wrong passphrases",
+        "expired": f"expired at {receipt['expires_at']} ({views})",
+    }
+    return lines.get(state, state)
+
+
+@main.command()
+@click.argument("receipt_link")
+def burn(receipt_link):
+    """Destroy a message you sent before it is read, from its receipt link.
+
+    Example: mayfly burn 'https://secrets.example.org/r/ID#TOKEN'
+    """
+    try:
+        parsed = Link.parse(receipt_link, kind="r")
+        client = _client(parsed.base)
+        client.burn(parsed)
+        receipt = client.receipt(parsed)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(describe_receipt(receipt))
+
+
+@main.command()
+def purge():
+    """Delete expired messages and old receipts from the local storage now.
+
+    Example: MAYFLY_DATA_DIR=/var/lib/mayfly mayfly purge
+    """
+    from . import create_app
+
+    try:
+        purged = create_app().extensions["mayfly"].purge()
+    except MayflyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"purged {purged.expired} expired message(s) and {purged.receipts} old receipt(s)")
