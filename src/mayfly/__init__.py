@@ -11,7 +11,8 @@ __version__ = "0.1.0"
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the application: settings, storage, rules, blueprints, headers, limits."""
-    from . import api, config as settings_module, limits, ops, problems, security
+    from . import api, limits, ops, problems, security
+    from . import config as settings_module
     from .rules import Rules
     from .storage import open_storage
 

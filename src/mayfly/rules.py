@@ -112,7 +112,8 @@ def parse_new_secret(body: object, settings: Settings) -> NewSecret:
     body = only_fields(body, CREATE_FIELDS)
     ciphertext = _bytes(body, "ciphertext")
     if len(ciphertext) > settings.max_ciphertext_bytes:
-        raise PayloadTooLarge(f"the ciphertext may be at most {settings.max_ciphertext_bytes} bytes")
+        limit = settings.max_ciphertext_bytes
+        raise PayloadTooLarge(f"the ciphertext may be at most {limit} bytes")
     if len(ciphertext) < MIN_CIPHERTEXT or ciphertext[:1] != crypto.ENVELOPE_VERSION:
         raise InvalidInput("ciphertext is not a mayfly v1 envelope", field="ciphertext")
     return NewSecret(

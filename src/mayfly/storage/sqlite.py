@@ -54,7 +54,7 @@ def path_from_url(url: str, data_dir: str) -> str:
     """Turn sqlite:///relative.db or sqlite:////absolute.db into a file path."""
     rest = url.removeprefix("sqlite://")
     if not rest.startswith("/") or rest == "/":
-        raise ValueError(f"expected sqlite:///relative/path.db or sqlite:////absolute/path.db: {url}")
+        raise ValueError(f"expected sqlite:///relative.db or sqlite:////absolute.db, got {url}")
     path = rest[1:]
     return path if os.path.isabs(path) else os.path.join(data_dir, path)
 

@@ -1,0 +1,174 @@
+"""The Storage contract (storage/base.py), run against every backend."""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from mayfly.storage.base import COUNTERS, NewRecord
+
+NOW = 1_800_000_000.0
+
+
+def new_record(views: int = 1, lifetime: float = 3600, keep: float = 7 * 86400,
+               ciphertext: bytes = b"\x01" + bytes(40), kdf: dict | None = None) -> NewRecord:
+    """A record as the rules would make it, with a random id."""
+    return NewRecord(
+        id=os.urandom(18).hex()[:24],
+        ciphertext=ciphertext,
+        link_hash=b"L" * 32,
+        access_hash=b"A" * 32,
+        kdf=kdf,
+        manage_hash=b"M" * 32,
+        created_at=NOW,
+        expires_at=NOW + lifetime,
+        keep_until=NOW + lifetime + keep,
+        max_views=views,
+    )
+
+
+def test_lookup_returns_what_create_stored(storage):
+    kdf = {"name": "PBKDF2-HMAC-SHA256", "salt": "AAAAAAAAAAAAAAAAAAAAAA", "iterations": 600000}
+    record = new_record(views=3, kdf=kdf)
+    storage.create(record)
+    live = storage.lookup(record.id, NOW)
+    assert (live.link_hash, live.access_hash, live.kdf) == (b"L" * 32, b"A" * 32, kdf)
+    assert (live.views_left, live.max_views, live.failed_attempts) == (3, 3, 0)
+    assert live.expires_at == record.expires_at
+
+
+def test_lookup_of_unknown_id_is_none(storage):
+    assert storage.lookup("x" * 24, NOW) is None
+
+
+def test_take_hands_out_the_ciphertext_and_counts_down(storage):
+    record = new_record(views=2, ciphertext=b"\x01secret bytes" + bytes(30))
+    storage.create(record)
+    first = storage.take(record.id, NOW + 1)
+    assert (first.ciphertext, first.views_left) == (record.ciphertext, 1)
+    second = storage.take(record.id, NOW + 2)
+    assert second.views_left == 0
+    assert storage.take(record.id, NOW + 3) is None
+    assert storage.lookup(record.id, NOW + 3) is None
+
+
+def test_secret_is_gone_after_last_view_but_receipt_remains(storage):
+    record = new_record()
+    storage.create(record)
+    storage.take(record.id, NOW + 5)
+    receipt = storage.receipt(record.id, NOW + 6)
+    assert receipt.state == "read"
+    assert (receipt.first_read_at, receipt.last_read_at, receipt.ended_at) == (NOW + 5,) * 3
+    assert receipt.views_left == 0
+
+
+def test_expired_secret_is_not_live_even_before_purge(storage):
+    record = new_record(lifetime=60)
+    storage.create(record)
+    assert storage.lookup(record.id, NOW + 59.9) is not None
+    assert storage.lookup(record.id, NOW + 60) is None
+    assert storage.take(record.id, NOW + 60) is None
+    assert storage.fail(record.id, NOW + 60, 5) is None
+    assert storage.burn(record.id, NOW + 60) is False
+    assert storage.receipt(record.id, NOW + 61).state == "expired"
+
+
+def test_fail_counts_attempts_and_burns_at_the_limit(storage):
+    record = new_record()
+    storage.create(record)
+    assert [storage.fail(record.id, NOW, 3) for _ in range(3)] == [2, 1, 0]
+    assert storage.lookup(record.id, NOW) is None
+    assert storage.take(record.id, NOW) is None
+    receipt = storage.receipt(record.id, NOW)
+    assert (receipt.state, receipt.failed_attempts) == ("failed", 3)
+
+
+def test_burn_destroys_a_live_secret_once(storage):
+    record = new_record()
+    storage.create(record)
+    assert storage.burn(record.id, NOW + 1) is True
+    assert storage.burn(record.id, NOW + 2) is False
+    assert storage.take(record.id, NOW + 3) is None
+    assert storage.receipt(record.id, NOW + 3).state == "burned"
+
+
+def test_receipt_disappears_at_keep_until(storage):
+    record = new_record(lifetime=60, keep=100)
+    storage.create(record)
+    assert storage.receipt(record.id, NOW + 159).state == "expired"
+    assert storage.receipt(record.id, NOW + 160) is None
+
+
+def test_purge_removes_expired_ciphertexts_and_old_receipts(storage):
+    expiring, lasting = new_record(lifetime=60, keep=100), new_record(lifetime=3600)
+    storage.create(expiring)
+    storage.create(lasting)
+    purged = storage.purge(NOW + 61)
+    assert purged.expired == 1
+    assert storage.receipt(expiring.id, NOW + 61).state == "expired"
+    assert storage.purge(NOW + 161).receipts == 1
+    assert storage.receipt(expiring.id, NOW + 61) is None
+    assert storage.take(lasting.id, NOW + 161) is not None
+
+
+def test_counters_count_every_outcome(storage):
+    assert storage.counters() == dict.fromkeys(COUNTERS, 0)
+    read, failed, burned, expired = (new_record() for _ in range(4))
+    for record in (read, failed, burned, expired):
+        storage.create(record)
+    storage.take(read.id, NOW)
+    storage.fail(failed.id, NOW, 2)
+    storage.fail(failed.id, NOW, 2)
+    storage.burn(burned.id, NOW)
+    storage.purge(NOW + 3601)
+    assert storage.counters() == {
+        "secrets_created": 4,
+        "views_revealed": 1,
+        "secrets_read": 1,
+        "secrets_expired_unread": 1,
+        "secrets_burned_by_sender": 1,
+        "secrets_burned_by_attempts": 1,
+        "failed_attempts": 2,
+    }
+
+
+@pytest.mark.parametrize("views", [1, 3])
+def test_take_is_atomic_across_threads(storage, views):
+    record = new_record(views=views)
+    storage.create(record)
+    start = threading.Barrier(16)
+
+    def attempt(_):
+        start.wait()
+        return storage.take(record.id, NOW)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(attempt, range(16)))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == views
+    assert sorted(w.views_left for w in winners) == list(range(views))
+
+
+def test_take_is_atomic_across_processes(storage):
+    # Forked children each open their own connection, as uWSGI workers do.
+    record = new_record()
+    storage.create(record)
+    storage.close()
+    children = []
+    read_end, write_end = os.pipe()
+    for _ in range(8):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            taken = storage.take(record.id, NOW)
+            os.write(write_end, b"1" if taken else b"0")
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    os.close(write_end)
+    outcomes = os.read(read_end, 64)
+    os.close(read_end)
+    assert sorted(outcomes) == sorted(b"10000000")
