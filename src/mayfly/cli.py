@@ -70,6 +70,9 @@ def serve(host: str, port: int, processes: int):
         uwsgi, "--http", f"{host}:{port}", "--http-keepalive", "--master",
         "--processes", str(processes), "--module", "mayfly.wsgi:app", "--need-app",
         "--die-on-term", "--strict", "--vacuum", "--thunder-lock", "--single-interpreter",
+        # Each worker builds its own app after the fork: no connection, lock or
+        # thread (Flask-Limiter's timer) is ever shared with the master.
+        "--lazy-apps",
         "--static-map", f"/static={static}", "--disable-logging",
     ]
     os.execv(uwsgi, args)
