@@ -1,0 +1,365 @@
+"""The production shape on loopback: nginx -> uWSGI (unix socket, 5 workers) -> a WSGI app.
+
+Each stack is its own nginx master and its own uWSGI master in one scratch
+directory, so the same site configuration can be rendered once per app (the
+deployment's file declares http-level names that may appear only once per
+nginx). Every process starts in a session of its own and ``stop()`` takes the
+whole group down; callers use the stacks as context managers.
+
+The configuration comes from ``deployment/`` when the tree has it
+(``uwsgi_ini`` and ``nginx_site``), else from the equivalent templates below,
+so the benchmark switches to the real files the day they land.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from importlib.resources import files
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOYMENT = ROOT / "deployment"
+PROCESSES = 5
+# The largest request body nginx lets through: a 10 MiB ciphertext in base64url plus JSON.
+BODY_LIMIT = "15m"
+
+# What the uWSGI side of deployment/uwsgi/mayfly.ini sets, for trees that do not have it yet.
+FALLBACK_UWSGI = """\
+[uwsgi]
+strict = true
+module = {module}
+need-app = true
+single-interpreter = true
+lazy-apps = true
+master = true
+processes = {processes}
+thunder-lock = true
+harakiri = 30
+die-on-term = true
+socket = {socket}
+chmod-socket = 660
+vacuum = true
+buffer-size = 16384
+disable-logging = true
+log-5xx = true
+ignore-sigpipe = true
+ignore-write-errors = true
+disable-write-exception = true
+"""
+
+# The plain-HTTP equivalent of the deployment's site, for trees that do not have it yet.
+FALLBACK_SITE = """\
+server {{
+    listen {listen};
+    server_tokens off;
+    access_log {logs}/access.log;
+    client_max_body_size {body_limit};
+    include /etc/nginx/uwsgi_params;
+    location /static/ {{
+        alias {static}/;
+        expires 30d;
+        access_log off;
+    }}
+    location / {{
+        uwsgi_pass unix:{socket};
+    }}
+}}
+"""
+
+# The http {} around a site: Debian's nginx.conf defaults, paths moved into our directory.
+MAIN_CONF = """\
+{user}
+worker_processes auto;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+daemon off;
+events {{
+    worker_connections 1024;
+}}
+http {{
+    sendfile on;
+    tcp_nopush on;
+    types_hash_max_size 2048;
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    gzip on;
+    client_body_temp_path {dir}/tmp/body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+{site}
+}}
+"""
+
+CEILING_SITE = """\
+server {
+    listen {listen};
+    access_log {logs}/access.log;
+    location / {
+        default_type text/plain;
+        return 200 "ok\\n";
+    }
+}
+"""
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tool(name: str) -> str:
+    """The path of a program; the venv's bin first (uwsgi), then PATH and sbin."""
+    path = f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}:/usr/sbin:/sbin"
+    found = shutil.which(name, path=path)
+    if not found:
+        raise SystemExit(f"{name} is not installed (scripts/bench.sh installs it)")
+    return found
+
+
+def static_dir() -> str:
+    return str(files("mayfly").joinpath("static"))
+
+
+def uwsgi_ini(module: str, socket_path: Path, processes: int = PROCESSES) -> str:
+    """The uWSGI configuration: deployment/uwsgi/mayfly.ini with `module` swapped in."""
+    template = DEPLOYMENT / "uwsgi" / "mayfly.ini"
+    if not template.exists():
+        text = FALLBACK_UWSGI.format(module=module, processes=processes, socket=socket_path)
+    else:
+        text = (template.read_text().replace("@PROCESSES@", str(processes))
+                .replace("@SOCKET@", str(socket_path)))
+        lines = [f"module = {module}" if line.strip().startswith("module =") else line
+                 for line in text.splitlines()]
+        text = "\n".join(lines) + "\n"
+    # The hello app lives in bench/, outside any installed package.
+    return text + f"pythonpath = {ROOT}\n"
+
+
+def nginx_site(listen: str, socket_path: Path, logs: Path) -> str:
+    """One site proxying to a uWSGI socket.
+
+    The deployment's site is HTTPS with a certificate, OCSP and a flood limit;
+    until the benchmark renders it (bench/README: TLS on loopback needs a
+    throw-away certificate), this is its plain-HTTP equivalent: the same
+    uwsgi_params, body limit, static alias and access log per request.
+    """
+    return FALLBACK_SITE.format(listen=listen, socket=socket_path, logs=logs,
+                                static=static_dir(), body_limit=BODY_LIMIT)
+
+
+def site_source() -> str:
+    """Say which files configured the stacks, for the report."""
+    ini = DEPLOYMENT / "uwsgi" / "mayfly.ini"
+    uwsgi = "deployment/uwsgi/mayfly.ini" if ini.exists() else "bench/stack.py FALLBACK_UWSGI"
+    return f"uWSGI: {uwsgi}; nginx: bench/stack.py FALLBACK_SITE (plain HTTP)"
+
+
+class Process:
+    """A long-running program in its own session, its output in a log file."""
+
+    def __init__(self, argv: list[str], log: Path, env: Mapping[str, str] | None = None,
+                 cwd: Path | None = None):
+        self.log_path = log
+        self.log = open(log, "ab")
+        self.popen = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, start_new_session=True,
+                                      env=None if env is None else dict(env), cwd=cwd)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, chars: int = 3000) -> str:
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def stop(self, grace: float = 15) -> None:
+        """SIGTERM, then SIGKILL to the whole process group after `grace` seconds."""
+        if self.alive():
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.popen.wait(timeout=10)
+        self.log.close()
+
+
+def wait_for(url: str, process: Process, deadline: float = 60) -> None:
+    """Poll until `url` answers below 500; fail with the server's log otherwise."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if not process.alive():
+            raise RuntimeError(f"server exited early:\n{process.tail()}")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {deadline} s:\n{process.tail()}")
+
+
+class Nginx:
+    """An nginx master of our own serving `site` (with {listen} and {logs} to fill in)."""
+
+    def __init__(self, workdir: Path, site: str):
+        self.dir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        for sub in ("tmp", "logs"):
+            (workdir / sub).mkdir(parents=True, exist_ok=True)
+        user = "user root;" if os.geteuid() == 0 else ""
+        body = site.replace("{listen}", f"127.0.0.1:{self.port}").replace(
+            "{logs}", str(workdir / "logs"))
+        self.conf = workdir / "nginx.conf"
+        self.conf.write_text(MAIN_CONF.format(user=user, dir=workdir, site=body))
+        self.process: Process | None = None
+
+    def start(self, probe: str = "/") -> Nginx:
+        argv = [tool("nginx"), "-c", str(self.conf), "-p", str(self.dir), "-e",
+                str(self.dir / "error.log")]
+        self.process = Process(argv, self.dir / "nginx.out")
+        wait_for(self.url + probe, self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(grace=5)
+
+    def workers(self) -> list[int]:
+        return children(self.process.pid) if self.process else []
+
+
+class Redis:
+    """A memory-only redis-server of our own on a free loopback port."""
+
+    def __init__(self, workdir: Path):
+        self.dir = workdir
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: Process | None = None
+
+    def start(self) -> Redis:
+        import redis
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        argv = [tool("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", str(self.dir)]
+        self.process = Process(argv, self.dir / "redis.log")
+        client = redis.Redis(port=self.port)
+        end = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.ConnectionError:
+                if time.monotonic() > end or not self.process.alive():
+                    raise RuntimeError(self.process.tail()) from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(grace=5)
+
+
+class Stack:
+    """nginx -> uWSGI (unix socket, 5 workers) -> `module`, with `env` for the app."""
+
+    def __init__(self, name: str, workdir: Path, module: str,
+                 env: Mapping[str, str] | None = None, probe: str = "/"):
+        self.name = name
+        self.dir = workdir / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.module = module
+        self.env = {**os.environ, **(env or {})}
+        self.probe = probe
+        self.socket = self.dir / "uwsgi.sock"
+        self.uwsgi: Process | None = None
+        self.nginx = Nginx(self.dir / "nginx", nginx_site("{listen}", self.socket, "{logs}"))
+        self.url = self.nginx.url
+
+    def start(self) -> Stack:
+        ini = self.dir / "uwsgi.ini"
+        ini.write_text(uwsgi_ini(self.module, self.socket))
+        try:
+            self.uwsgi = Process([tool("uwsgi"), "--ini", str(ini)], self.dir / "uwsgi.log",
+                                 env=self.env, cwd=self.dir)
+            self.nginx.start(self.probe)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self.nginx.stop()
+        if self.uwsgi is not None:
+            self.uwsgi.stop()
+
+    def workers(self) -> list[int]:
+        """The uWSGI worker pids (children of the master)."""
+        return children(self.uwsgi.pid) if self.uwsgi else []
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class Ceiling:
+    """nginx alone, answering `return 200` (same main configuration)."""
+
+    def __init__(self, workdir: Path):
+        self.name = "nginx"
+        self.nginx = Nginx(workdir / "nginx-ceiling", CEILING_SITE)
+        self.url = self.nginx.url
+
+    def __enter__(self) -> Ceiling:
+        self.nginx.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.nginx.stop()
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of a process, from /proc."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(part) for part in text.split()]
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, in KiB."""
+    values = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in {"VmRSS", "VmHWM"}:
+                values[key] = int(rest.split()[0])
+    except OSError:
+        pass
+    return values
