@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import math
 import os
 import platform
@@ -29,7 +28,7 @@ from urllib.parse import quote_plus
 import requests
 
 from . import fill, memory
-from .load import CONNECTIONS, Run, wrk
+from .load import Run, wrk
 from .stack import ROOT, Ceiling, Redis, Stack, site_source, tool
 
 KiB, MiB = fill.KiB, fill.MiB
@@ -128,6 +127,13 @@ class Bench:
         self.rows: list[Row] = []
         self.results: dict = {"plan": plan.__dict__, "notes": [], "skipped": []}
         self.counter = 0
+        self.stacks: list[Stack] = []
+
+    def stack(self, exits: ExitStack, *args, **kwargs) -> Stack:
+        """Start a stack (ready() is awaited for all of them at once, in run())."""
+        stack = exits.enter_context(Stack(*args, **kwargs))
+        self.stacks.append(stack)
+        return stack
 
     def note(self, text: str) -> None:
         print(f"-- {text}", flush=True)
@@ -198,8 +204,8 @@ class Bench:
             fill.fill_sqlite(db, stored, KiB)
         live_ids = fill.fill_sqlite(db, live, KiB, max_views=100) if live else []
         fill_s = time.monotonic() - started
-        stack = exits.enter_context(Stack(name, self.dir, "mayfly.wsgi:app",
-                                          env=mayfly_env(data) | settings, probe="/healthz"))
+        stack = self.stack(exits, name, self.dir, "mayfly.wsgi:app",
+                           env=mayfly_env(data) | settings, probe="/healthz")
         return stack, (lambda n: fill.fill_sqlite(db, n, KiB)), live_ids, fill_s
 
     def snappass_rows(self, exits: ExitStack) -> None:
@@ -208,7 +214,7 @@ class Bench:
             return
         redis = exits.enter_context(_Started(Redis(self.dir / "redis-snappass")))
         env = {"REDIS_URL": redis.url, "NO_SSL": "True"}
-        stack = exits.enter_context(Stack("snappass", self.dir, "snappass.main:app", env=env))
+        stack = self.stack(exits, "snappass", self.dir, "snappass.main:app", env=env)
         os.environ.update(env)  # snappass reads its settings at import time
         import snappass.main as snappass
 
@@ -268,7 +274,7 @@ class Bench:
         wall = time.monotonic()
         with ExitStack() as exits:
             ceiling = exits.enter_context(Ceiling(self.dir))
-            hello = exits.enter_context(Stack("hello", self.dir, "bench.hello:app"))
+            hello = self.stack(exits, "hello", self.dir, "bench.hello:app")
             self.ceiling_rows(ceiling, hello)
 
             sqlite, make, live, _ = self.sqlite_stack(exits, "mayfly-sqlite", 0, 1_000)
@@ -283,9 +289,8 @@ class Bench:
                 data = self.dir / "mayfly-redis" / "data"
                 data.mkdir(parents=True, exist_ok=True)
                 app = in_process_app(data, redis.url)
-                rstack = exits.enter_context(Stack("mayfly-redis", self.dir, "mayfly.wsgi:app",
-                                                   env=mayfly_env(data, redis.url),
-                                                   probe="/healthz"))
+                rstack = self.stack(exits, "mayfly-redis", self.dir, "mayfly.wsgi:app",
+                                    env=mayfly_env(data, redis.url), probe="/healthz")
                 self.mayfly_rows("Redis", rstack, lambda n: fill.fill_rules(app, n),
                                  fill.fill_rules(app, 1_000, max_views=100))
             else:
@@ -303,6 +308,8 @@ class Bench:
                 self.mayfly_rows(label, stack, make, [], page=False)
             results["scale_fill"] = fills
 
+            for stack in self.stacks:
+                stack.ready()
             self.load()
             results["table"] = self.summary()
 

@@ -236,11 +236,13 @@ class Nginx:
         self.conf.write_text(MAIN_CONF.format(user=user, dir=workdir, site=body))
         self.process: Process | None = None
 
-    def start(self, probe: str = "/") -> Nginx:
+    def start(self, probe: str | None = "/") -> Nginx:
+        """Start; wait until `probe` answers unless it is None."""
         argv = [tool("nginx"), "-c", str(self.conf), "-p", str(self.dir), "-e",
                 str(self.dir / "error.log")]
         self.process = Process(argv, self.dir / "nginx.out")
-        wait_for(self.url + probe, self.process)
+        if probe is not None:
+            wait_for(self.url + probe, self.process)
         return self
 
     def stop(self) -> None:
@@ -284,7 +286,11 @@ class Redis:
 
 
 class Stack:
-    """nginx -> uWSGI (unix socket, 5 workers) -> `module`, with `env` for the app."""
+    """nginx -> uWSGI (unix socket, 5 workers) -> `module`, with `env` for the app.
+
+    Entering starts both servers without waiting (stacks boot in parallel);
+    ``ready()`` waits until the app answers through nginx.
+    """
 
     def __init__(self, name: str, workdir: Path, module: str,
                  env: Mapping[str, str] | None = None, probe: str = "/"):
@@ -305,10 +311,17 @@ class Stack:
         try:
             self.uwsgi = Process([tool("uwsgi"), "--ini", str(ini)], self.dir / "uwsgi.log",
                                  env=self.env, cwd=self.dir)
-            self.nginx.start(self.probe)
+            self.nginx.start(probe=None)
         except BaseException:
             self.stop()
             raise
+        return self
+
+    def ready(self) -> Stack:
+        try:
+            wait_for(self.url + self.probe, self.uwsgi)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{self.name}: {exc}\nnginx: {self.nginx.process.tail()}") from None
         return self
 
     def stop(self) -> None:

@@ -1,0 +1,58 @@
+"""The benchmark harness still runs end to end: ``python -m bench --quick`` (one second a row).
+
+The figures of a quick run mean nothing; this only proves that every stack
+starts, every row gets 2xx answers and the report is written. The full run is
+``scripts/bench.sh`` and is not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_TOOLS = ("wrk", "nginx", "redis-server")
+BENCH_MODULES = ("matplotlib", "snappass", "pyinstrument")
+
+
+def missing() -> list[str]:
+    path = f"{Path(sys.executable).parent}:/usr/sbin:/usr/bin:/sbin:/bin"
+    gone = [name for name in BENCH_TOOLS if shutil.which(name, path=path) is None]
+    gone += [name for name in BENCH_MODULES if importlib.util.find_spec(name) is None]
+    return gone
+
+
+@pytest.mark.skipif(bool(missing()), reason=f"the benchmark's tools are not installed: "
+                    f"{', '.join(missing())} (scripts/bench.sh installs them)")
+def test_quick_benchmark_writes_a_report_where_every_row_did_real_work(tmp_path):
+    browser = (importlib.util.find_spec("playwright") is not None
+               and shutil.which("chromium") is not None)
+    argv = [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)]
+    if not browser:
+        argv.append("--no-browser")
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=110)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    results = json.loads((tmp_path / "perf-results.json").read_text())
+    table = results["table"]
+    for row in ("nginx return 200", "Flask hello", "SQLite create", "SQLite metadata GET",
+                "SQLite reveal", "Snappass create", "Snappass reveal"):
+        assert table[row]["ok"] > 0, row
+    for key, row in table.items():
+        # Every answer was a 2xx: a reveal that failed would show here.
+        assert row["other"] == 0 and row["exhausted"] == 0, (key, row)
+    assert results["memory"]["SQLite"]["reveal_extra"] > 0
+    assert results["purge"]["purged"] == results["purge"]["expired"]
+    if browser:
+        assert results["browser"]["crypto"]["sizes"]
+    report = (tmp_path / "performance.md").read_text()
+    assert "| SQLite reveal |" in report and "## The targets (issue 6)" in report
+    assert (tmp_path / "perf-throughput.png").stat().st_size > 0
