@@ -1,65 +1,87 @@
-"""Where create and reveal spend their time: pyinstrument around the app, in process.
+"""Where create and reveal spend their time: py-spy on the live uWSGI workers under wrk load.
 
-The app runs through Flask's test client (no uWSGI, no nginx), on SQLite with
-the default settings, so the profile shows the app's own hot path: WSGI and
-Flask, JSON, base64, the rules and the storage, down to SQLite's commit.
+py-spy samples every worker of a stack (``--subprocesses`` from the master)
+without stopping them (``--nonblocking``) while wrk drives one row, and writes
+collapsed stacks. Idle samples (a worker waiting in accept()) are left out,
+so the shares are of the time the workers were busy: Python code, and calls
+into C such as SQLite's commit, whose fsync shows as ``Connection.execute``.
 """
 
 from __future__ import annotations
 
-import tempfile
-from collections import defaultdict
+import re
+import subprocess
+import time
+from collections import Counter
 from pathlib import Path
 
-from . import fill
+from .stack import tool
+
+RATE = 250  # samples per second and process
+_FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
-def _self_times(frame, totals: dict, depth: int = 0) -> None:
-    if frame is None:
-        return
-    path = frame.file_path_short or frame.file_path or ""
-    key = f"{frame.function} ({path}:{frame.line_no})" if path else frame.function
-    totals[key] += frame.total_self_time
-    for child in frame.children:
-        _self_times(child, totals, depth + 1)
+def _area(file: str) -> str:
+    """The package a frame belongs to (py-spy names files from their import root)."""
+    parts = Path(file).parts
+    if parts and parts[0] == "mayfly":
+        return ".".join(parts).removesuffix(".py")
+    return parts[0].removesuffix(".py") if parts else "?"
 
 
-def profile(count: int, workdir: Path | None = None) -> dict:
-    """Profile `count` creates and `count` reveals; return the top self-time lines of each."""
-    from pyinstrument import Profiler
+def _split(frame: str) -> tuple[str, str]:
+    match = _FRAME.match(frame.strip())
+    if not match:
+        return frame.strip(), "?"
+    return match["function"], match["file"]
 
-    from mayfly import create_app
 
-    with tempfile.TemporaryDirectory(dir=workdir) as scratch:
-        app = create_app({"data_dir": scratch, "rate_limit_create": "",
-                          "rate_limit_reveal": ""})
-        client = app.test_client()
-        body = fill.create_body()
-        headers = {"Content-Type": "application/json"}
-        for _ in range(20):  # warm imports and caches
-            client.post("/api/v1/secrets", data=body, headers=headers)
-        ids = fill.fill_sqlite(Path(scratch) / "mayfly.db", count)
-        results = {}
-        for name, send in (
-            ("create", lambda _i: client.post("/api/v1/secrets", data=body, headers=headers)),
-            ("reveal", lambda i: client.post(f"/api/v1/secrets/{i}/reveal",
-                                             data=fill.REVEAL_BODY, headers=headers)),
-        ):
-            profiler = Profiler(interval=0.0005)
-            profiler.start()
-            for secret_id in ids:
-                response = send(secret_id)
-                assert response.status_code in (200, 201), response.get_data(as_text=True)
-            session = profiler.stop()
-            totals: dict[str, float] = defaultdict(float)
-            _self_times(session.root_frame(), totals)
-            wall = session.duration
-            top = sorted(totals.items(), key=lambda kv: -kv[1])[:12]
-            results[name] = {
-                "requests": count,
-                "ms_per_request": wall / count * 1000,
-                "top_self": [{"where": k, "share": v / wall} for k, v in top],
-                "tree": profiler.output_text(unicode=False, color=False, show_all=False),
-            }
-        app.extensions["mayfly"].storage.close()
-    return results
+def summarise(collapsed: str, top: int = 12) -> dict:
+    """Self time per function and busy time per package, as shares of all samples."""
+    leaves: Counter = Counter()
+    areas: Counter = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        samples = int(count)
+        frames = [f for f in stack.split(";") if not f.startswith("process ")]
+        # A worker in uWSGI's own loop, between requests, is idle.
+        if len(frames) <= 1:
+            continue
+        total += samples
+        leaves[frames[-1].strip()] += samples
+        seen = {_area(_split(f)[1]) for f in frames[1:]}
+        for area in seen:
+            areas[area] += samples
+    if not total:
+        return {"samples": 0, "self": [], "packages": []}
+    return {
+        "samples": total,
+        "self": [{"where": k, "share": v / total} for k, v in leaves.most_common(top)],
+        "packages": [{"where": k, "share": v / total} for k, v in areas.most_common(top)],
+    }
+
+
+def spy(master_pid: int, load, seconds: float, out: Path) -> dict:
+    """Record every worker under `load()` (which runs wrk); summarise the samples."""
+    argv = [tool("py-spy"), "record", "--pid", str(master_pid), "--subprocesses",
+            "--nonblocking", "--rate", str(RATE), "--format", "raw", "--output", str(out),
+            "--duration", str(int(seconds) + 2)]
+    log = out.with_suffix(".log")
+    with open(log, "w") as sink:
+        recorder = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+        try:
+            time.sleep(1.0)  # py-spy attaches to each worker
+            load()
+            recorder.wait(timeout=seconds + 30)
+        finally:
+            if recorder.poll() is None:
+                recorder.terminate()
+                recorder.wait(timeout=10)
+    if not out.exists():
+        raise RuntimeError(f"py-spy wrote nothing: {log.read_text()[-1000:]}")
+    text = out.read_text()
+    return summarise(text) | {"collapsed": text}

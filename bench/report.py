@@ -182,15 +182,23 @@ def markdown(results: dict) -> str:
     prof = results.get("profile")
     if prof:
         w("## Profile of the hot path\n")
-        w("pyinstrument around the app in process (Flask's test client, SQLite, default"
-          " settings: `synchronous=FULL`), 1 KiB secrets. Self time by function, share of the"
-          " wall time:\n")
+        w("py-spy sampling all 5 uWSGI workers (non-blocking, idle samples left out) while"
+          f" wrk drives the row for {plan['profile']:g} s. *Self* is where the busy samples"
+          " were (the innermost function; C calls such as SQLite's `Connection.execute`,"
+          " whose COMMIT waits for fsync, count as busy); *package* is the share of samples"
+          " with that package anywhere on the stack. Collapsed stacks, for a flame graph:"
+          " `docs/perf-profile-*.txt`.\n")
         for name, x in prof.items():
-            w(f"**{name}**: {x['ms_per_request']:.2f} ms per request in process.\n")
-            w("| share | where |")
-            w("|---:|---|")
-            for item in x["top_self"]:
-                w(f"| {item['share'] * 100:.1f} % | `{item['where']}` |")
+            w(f"**{name}** ({x['samples']} samples)\n")
+            w("| self | function (package) | inclusive | package |")
+            w("|---:|---|---:|---|")
+            selfs, packages = x["self"], x["packages"]
+            for i in range(max(len(selfs), len(packages))):
+                left = (f"{selfs[i]['share'] * 100:.1f} % | `{selfs[i]['where']}`"
+                        if i < len(selfs) else " | ")
+                right = (f"{packages[i]['share'] * 100:.1f} % | {packages[i]['where']}"
+                         if i < len(packages) else " | ")
+                w(f"| {left} | {right} |")
             w("")
     w("## Method\n")
     w("- One command (`scripts/bench.sh`, or `python -m bench`; `--quick` for a smoke run)"
@@ -290,10 +298,11 @@ def write(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "perf-results.json").write_text(json.dumps(
         {k: v for k, v in results.items() if k != "profile"} | {
-            "profile": {n: {k: v for k, v in p.items() if k != "tree"}
+            "profile": {n: {k: v for k, v in p.items() if k != "collapsed"}
                         for n, p in results.get("profile", {}).items()}},
         indent=1, default=str))
     for name, p in results.get("profile", {}).items():
-        (out / f"perf-profile-{name}.txt").write_text(p["tree"])
+        slug = name.lower().replace("synchronous=", "").replace(" ", "-")
+        (out / f"perf-profile-{slug}.txt").write_text(p["collapsed"])
     plots(results, out)
     (out / "performance.md").write_text(markdown(results))

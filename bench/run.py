@@ -48,13 +48,13 @@ class Plan:
     purge: int
     big: int
     browser_sizes: tuple[int, ...]
-    profile: int
+    profile: float  # seconds of py-spy per profiled row
 
 
 FULL = Plan(duration=8, reps=3, warmup=2, scale=(1_000, 1_000_000), purge=100_000,
-            big=10 * MiB, browser_sizes=(KiB, 10 * MiB), profile=2_000)
+            big=10 * MiB, browser_sizes=(KiB, 10 * MiB), profile=8)
 QUICK = Plan(duration=1, reps=1, warmup=0, scale=(1_000, 5_000), purge=2_000,
-             big=MiB, browser_sizes=(KiB,), profile=0)
+             big=MiB, browser_sizes=(KiB,), profile=1)
 
 
 @dataclass
@@ -128,6 +128,7 @@ class Bench:
         self.results: dict = {"plan": plan.__dict__, "notes": [], "skipped": []}
         self.counter = 0
         self.stacks: list[Stack] = []
+        self.stack_of: dict[str, Stack] = {}
 
     def stack(self, exits: ExitStack, *args, **kwargs) -> Stack:
         """Start a stack (ready() is awaited for all of them at once, in run())."""
@@ -162,9 +163,11 @@ class Bench:
     # --- rows -----------------------------------------------------------------
 
     def add(self, key: str, group: str, url: str, args: Callable[[Row], list[str]],
-            probe: str = "/") -> None:
+            probe: str = "/", stack: Stack | None = None) -> None:
         base = url.split("/", 3)
         self.rows.append(Row(key, group, url, args, "/".join(base[:3]) + probe))
+        if stack is not None:
+            self.stack_of[key] = stack
 
     def ceiling_rows(self, ceiling: Ceiling, hello: Stack) -> None:
         self.add("nginx return 200", "ceiling", ceiling.url + "/", lambda r: ["get"])
@@ -177,7 +180,7 @@ class Bench:
         meta = self.file(f"{label}-meta.txt", [f"/api/v1/secrets/{i}" for i in live_ids])
         pages = self.file(f"{label}-pages.txt", [f"/s/{i}" for i in live_ids])
         self.add(f"{label} create", label, stack.url + "/api/v1/secrets",
-                 lambda r: ["post", body, JSON], stack.probe)
+                 lambda r: ["post", body, JSON], stack.probe, stack)
         if live_ids:
             self.add(f"{label} metadata GET", label, stack.url + "/", lambda r: ["paths", meta],
                      stack.probe)
@@ -186,7 +189,7 @@ class Bench:
             ids = make(self.needed(row))
             return ["once", self.file(f"{label}-reveal.txt", fill.reveal_lines(ids)), JSON, "2"]
 
-        self.add(f"{label} reveal", label, stack.url + "/", reveal, stack.probe)
+        self.add(f"{label} reveal", label, stack.url + "/", reveal, stack.probe, stack)
         if page and live_ids:
             if has_web():
                 self.add(f"{label} page GET", label, stack.url + "/", lambda r: ["paths", pages],
@@ -319,14 +322,31 @@ class Bench:
 
             if browser:
                 results["browser"] = self.browser(ceiling, sqlite, live[0] if live else None)
+            if profile and plan.profile:
+                results["profile"] = self.profile()
         results["purge"] = purge(self.dir / "purge", plan.purge)
-        if profile and plan.profile:
-            from .profile import profile as run_profile
-
-            results["profile"] = run_profile(plan.profile, self.dir)
         results["wall_seconds"] = time.monotonic() - wall
         results["machine"]["load_after"] = os.getloadavg()
         return results
+
+    def profile(self) -> dict:
+        """py-spy on the workers while wrk drives create and reveal (see bench/profile.py)."""
+        from .profile import spy
+
+        found = {}
+        rows = {row.key: row for row in self.rows}
+        for key in ("SQLite create", "SQLite reveal", "SQLite synchronous=NORMAL create",
+                    "SQLite synchronous=NORMAL reveal", "Redis create", "Redis reveal"):
+            if key not in rows:
+                continue
+            row, stack = rows[key], self.stack_of[key]
+            print(f"profiling {key}", flush=True)
+            try:
+                found[key] = spy(stack.uwsgi.pid, lambda row=row: row.run(self.plan.profile),
+                                 self.plan.profile, self.dir / f"spy-{len(found)}.txt")
+            except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                self.note(f"profile of {key} failed: {exc}")
+        return found
 
     def browser(self, ceiling: Ceiling, sqlite: Stack, secret_id: str | None) -> dict:
         from playwright.sync_api import sync_playwright

@@ -19,8 +19,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH_TOOLS = ("wrk", "nginx", "redis-server")
-BENCH_MODULES = ("matplotlib", "snappass", "pyinstrument")
+BENCH_TOOLS = ("wrk", "nginx", "redis-server", "py-spy")
+BENCH_MODULES = ("matplotlib", "snappass")
 
 
 def missing() -> list[str]:
@@ -51,6 +51,7 @@ def test_quick_benchmark_writes_a_report_where_every_row_did_real_work(tmp_path)
         assert row["other"] == 0 and row["exhausted"] == 0, (key, row)
     assert results["memory"]["SQLite"]["reveal_extra"] > 0
     assert results["purge"]["purged"] == results["purge"]["expired"]
+    assert results["profile"]["SQLite reveal"]["samples"] > 0
     if browser:
         assert results["browser"]["crypto"]["sizes"]
     report = (tmp_path / "performance.md").read_text()
