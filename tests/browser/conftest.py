@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -31,10 +36,41 @@ def launch(playwright) -> Browser:
     return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
 
 
+def _descendants(pid: int) -> list[int]:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for child in children] + [
+        grandchild for child in children for grandchild in _descendants(int(child))]
+
+
+class WebServer(LiveServer):
+    """LiveServer whose stop never waits long nor leaves a worker behind.
+
+    (uWSGI's master sometimes waits on a worker after SIGTERM; the shared
+    LiveServer then kills the master after 15 s and the worker lives on.)
+    """
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            family = _descendants(self.process.pid)
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+            for pid in family:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self.log.close()
+
+
 @pytest.fixture(scope="session")
 def web_server(tmp_path_factory) -> Iterator[LiveServer]:
     """mayfly under uWSGI (2 workers, SQLite, no rate limits) for all browser stories."""
-    with LiveServer(tmp_path_factory.mktemp("web"), processes=2) as server:
+    with WebServer(tmp_path_factory.mktemp("web"), processes=2) as server:
         yield server
 
 
@@ -80,7 +116,7 @@ class Watch:
 
 
 @pytest.fixture
-def new_context(browser, web_server) -> Iterator:
+def new_context(web_server, browser) -> Iterator:
     """Make separate browser contexts (separate people); each is watched and closed after."""
     contexts: list[BrowserContext] = []
     watches: list[Watch] = []
