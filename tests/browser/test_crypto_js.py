@@ -45,7 +45,8 @@ async () => {
   const c = await import("/static/js/crypto.js");
   const failures = [];
   for (let i = 0; i < 25; i++) {
-    const sizes = [0, 1, 2, 3, 65535, 65537, 300000].sort(() => Math.random() - 0.5).slice(0, i % 4);
+    const sizes = [0, 1, 2, 3, 65535, 65537, 300000].sort(() => Math.random() - 0.5)
+      .slice(0, i % 4);
     const files = sizes.map((size, n) => ({ name: `f${n} 文件 <b>.bin`, type: "application/x-test",
       data: c.randomBytes(size) }));
     const text = Array.from(c.randomBytes(i * 7), (b) => String.fromCodePoint(b * 131 + 32))
