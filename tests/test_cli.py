@@ -152,15 +152,15 @@ def test_serve_runs_mayfly_under_uwsgi_and_stops_on_sigterm(tmp_path):
 
     port = free_port()
     env = {**os.environ, "MAYFLY_DATA_DIR": str(tmp_path)}
-    server = subprocess.Popen([MAYFLY, "serve", "--port", str(port), "--processes", "2"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
-        sent = mayfly("send", "--server", f"http://127.0.0.1:{port}", stdin="served")
-        assert mayfly("read", sent.stdout.strip()).stdout == "served\n"
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+    with subprocess.Popen([MAYFLY, "serve", "--port", str(port), "--processes", "2"], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as server:
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
+            sent = mayfly("send", "--server", f"http://127.0.0.1:{port}", stdin="served")
+            assert mayfly("read", sent.stdout.strip()).stdout == "served\n"
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
     assert (tmp_path / "mayfly.db").exists()
 
 
