@@ -70,7 +70,8 @@ class RedisServer:
                 except redis.RedisError:
                     if time.monotonic() > end:
                         self.stop()
-                        raise RuntimeError(f"redis-server did not start: {self.log_tail()}")
+                        why = f"redis-server did not start: {self.log_tail()}"
+                        raise RuntimeError(why) from None
                     time.sleep(0.05)
 
     def log_tail(self) -> str:
