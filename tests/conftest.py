@@ -70,6 +70,14 @@ def redis_cluster_url(redis_cluster) -> str:
     return redis_cluster.url
 
 
+@pytest.fixture
+def redis_aof_server(tmp_path):
+    """A standalone redis-server of the test's own, with AOF, that it may kill and restart."""
+    server = RedisServer(tmp_path / "redis-aof", appendonly=True).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=BACKENDS)
 def storage_url(request) -> str:
     """Each backend's storage URL in turn (the suites below run once per backend)."""

@@ -13,7 +13,6 @@ from mayfly.storage import open_storage
 from mayfly.storage.redis import RedisStorage, parse_cluster_url, secret_keys
 
 from ..live import free_port
-from ..redis_servers import RedisServer
 from .test_contract import NOW, new_record
 
 
@@ -133,16 +132,8 @@ def test_unreachable_redis_is_storage_unavailable_and_quick(scheme):
     assert time.monotonic() - started < 5
 
 
-@pytest.fixture
-def aof_server(tmp_path):
-    """A standalone redis-server of its own, with AOF, that a test may kill and restart."""
-    server = RedisServer(tmp_path / "aof", appendonly=True).start()
-    yield server
-    server.stop()
-
-
-def test_restarted_redis_keeps_unread_secrets_and_spent_views(aof_server, tmp_path):
-    backend = open_storage(aof_server.url, str(tmp_path))
+def test_restarted_redis_keeps_unread_secrets_and_spent_views(redis_aof_server, tmp_path):
+    backend = open_storage(redis_aof_server.url, str(tmp_path))
     records = [new_record(views=2) for _ in range(20)]
     for record in records:
         backend.create(record)
@@ -151,12 +142,12 @@ def test_restarted_redis_keeps_unread_secrets_and_spent_views(aof_server, tmp_pa
         backend.take(record.id, NOW)
     backend.take(records[10].id, NOW)
 
-    aof_server.kill()
+    redis_aof_server.kill()
     with pytest.raises(StorageUnavailable):
         backend.take(records[11].id, NOW)
     with pytest.raises(StorageUnavailable):
         backend.ping()
-    aof_server.start()
+    redis_aof_server.start()
 
     # The same object, without a restart of ours: read ones stay read, unread ones wait.
     backend.ping()
