@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
-from tests.browser.conftest import WebServer, launch  # noqa: E402
+from tests.browser.conftest import launch  # noqa: E402
 from tests.browser.story import create_secret, open_link, read_message  # noqa: E402
+from tests.live import LiveServer  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}
@@ -78,7 +79,7 @@ def pages_for(context_of, lang: str, scheme: str, width: str) -> None:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as work, WebServer(Path(work), processes=2) as server, \
+    with tempfile.TemporaryDirectory() as work, LiveServer(Path(work), processes=2) as server, \
             sync_playwright() as playwright:
         browser = launch(playwright)
         for lang, locale, scheme, width in VARIANTS:

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -26,7 +21,6 @@ CHROMIUM_ARGS = [
 # of a burned message) as a console error: those are answers, not faults.
 EXPECTED_CONSOLE = "Failed to load resource: the server responded with a status of 4"
 
-pytestmark = pytest.mark.slow
 
 
 def launch(playwright) -> Browser:
@@ -36,41 +30,10 @@ def launch(playwright) -> Browser:
     return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
 
 
-def _descendants(pid: int) -> list[int]:
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
-    return [int(child) for child in children] + [
-        grandchild for child in children for grandchild in _descendants(int(child))]
-
-
-class WebServer(LiveServer):
-    """LiveServer whose stop never waits long nor leaves a worker behind.
-
-    (uWSGI's master sometimes waits on a worker after SIGTERM; the shared
-    LiveServer then kills the master after 15 s and the worker lives on.)
-    """
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            family = _descendants(self.process.pid)
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-            for pid in family:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        self.log.close()
-
-
 @pytest.fixture(scope="session")
 def web_server(tmp_path_factory) -> Iterator[LiveServer]:
     """mayfly under uWSGI (2 workers, SQLite, no rate limits) for all browser stories."""
-    with WebServer(tmp_path_factory.mktemp("web"), processes=2) as server:
+    with LiveServer(tmp_path_factory.mktemp("web"), processes=2) as server:
         yield server
 
 

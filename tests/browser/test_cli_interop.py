@@ -7,9 +7,12 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from playwright.sync_api import expect
 
 from .story import create_secret, open_link, read_message
+
+pytestmark = pytest.mark.slow  # real Chromium and uWSGI
 
 TEXT = "from one side to the other: 你好 <b>&amp;</b>"
 

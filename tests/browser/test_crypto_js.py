@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real Chromium and uWSGI
+
 VECTORS = json.loads(
     (Path(__file__).resolve().parent.parent / "vectors" / "protocol_v1.json").read_text())
 

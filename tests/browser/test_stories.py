@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
 import requests
 from playwright.sync_api import expect
 
 from .story import assert_burned, create_secret, open_link, open_receipt, read_message
+
+pytestmark = pytest.mark.slow  # real Chromium and uWSGI
 
 SECRET = "the wifi password is hunter2\n第二行"
 
