@@ -10,6 +10,7 @@ into C such as SQLite's commit, whose fsync shows as ``Connection.execute``.
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -68,7 +69,7 @@ def spy(master_pid: int, load, seconds: float, out: Path) -> dict:
     """Record every worker under `load()` (which runs wrk); summarise the samples."""
     argv = [tool("py-spy"), "record", "--pid", str(master_pid), "--subprocesses",
             "--nonblocking", "--rate", str(RATE), "--format", "raw", "--output", str(out),
-            "--duration", str(int(seconds) + 2)]
+            "--duration", str(int(seconds) + 30)]
     log = out.with_suffix(".log")
     with open(log, "w") as sink:
         recorder = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT,
@@ -76,7 +77,8 @@ def spy(master_pid: int, load, seconds: float, out: Path) -> dict:
         try:
             time.sleep(1.0)  # py-spy attaches to each worker
             load()
-            recorder.wait(timeout=seconds + 30)
+            recorder.send_signal(signal.SIGINT)  # py-spy writes what it has and exits
+            recorder.wait(timeout=30)
         finally:
             if recorder.poll() is None:
                 recorder.terminate()
