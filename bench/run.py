@@ -52,7 +52,7 @@ class Plan:
     profile: float  # seconds of py-spy per profiled row
 
 
-FULL = Plan(duration=8, reps=3, warmup=2, scale=(1_000, 1_000_000), purge=100_000,
+FULL = Plan(duration=6, reps=5, warmup=2, scale=(1_000, 1_000_000), purge=100_000,
             big=10 * MiB, browser_sizes=(KiB, 10 * MiB), profile=8)
 QUICK = Plan(duration=1, reps=1, warmup=0, scale=(1_000, 5_000), purge=2_000,
              big=MiB, browser_sizes=(KiB,), profile=1)
@@ -72,7 +72,7 @@ class Row:
 
     def run(self, duration: float) -> Run:
         result = wrk(self.url, self.args(self), duration)
-        self.estimate = max(result.rps, 50.0)
+        self.estimate = max(self.estimate if self.runs else 0.0, result.rps, 50.0)
         if result.exhausted:
             print(f"  ! {self.key}: inputs ran out ({result.exhausted} extra requests)",
                   flush=True)
@@ -157,9 +157,9 @@ class Bench:
         return str(path)
 
     def needed(self, row: Row) -> int:
-        """One-shot inputs for a run of `row`: twice what its last rate would use."""
+        """One-shot inputs for a run of `row`: three times what its best rate would use."""
         seconds = max(self.plan.duration, self.plan.warmup)
-        return max(500, math.ceil(row.estimate * seconds * 2))
+        return max(500, math.ceil(row.estimate * seconds * 3))
 
     # --- rows -----------------------------------------------------------------
 
@@ -256,6 +256,8 @@ class Bench:
         for row in self.rows:
             runs = row.runs
             table[row.key] = {
+                "rps_runs": [r.rps for r in runs],
+                "p99_runs": [r.p99_ms for r in runs],
                 "group": row.group,
                 "rps": statistics.median(r.rps for r in runs),
                 "p50_ms": statistics.median(r.p50_ms for r in runs),

@@ -254,7 +254,8 @@ class Nginx:
 
 
 class Redis:
-    """A memory-only redis-server of our own on a free loopback port."""
+    """A redis-server of our own on a free loopback port, configured as docs/scaling.md
+    recommends: the AOF written before each answer and fsynced every second, no RDB."""
 
     def __init__(self, workdir: Path):
         self.dir = workdir
@@ -267,7 +268,8 @@ class Redis:
 
         self.dir.mkdir(parents=True, exist_ok=True)
         argv = [tool("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(self.dir)]
+                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+                "--maxmemory-policy", "noeviction", "--dir", str(self.dir)]
         self.process = Process(argv, self.dir / "redis.log")
         client = redis.Redis(port=self.port)
         end = time.monotonic() + 20

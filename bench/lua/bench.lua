@@ -6,8 +6,8 @@
 --   wrk -s bench.lua URL -- once FILE TYPE THREADS    POST each "path<TAB>body" line once
 --
 -- In "once" mode thread k of THREADS takes lines k, k+THREADS, ...: no line is
--- sent twice, so each 2xx is one secret really revealed. When a thread runs out
--- it asks for /__exhausted__ and counts it, so a run that was too long shows.
+-- sent twice, so each 2xx is one secret really revealed. A thread that runs out
+-- stops (and counts it), so a run that was too long ends early and shows it.
 -- done() prints one line: BENCH {json}.
 
 local threads = {}
@@ -61,7 +61,10 @@ function request()
    elseif mode == "once" then
       local line = lines[pos]
       if line == nil then
+         -- Out of inputs: stop this thread, so that the run's duration (and so
+         -- its rate) covers only the time it had real work.
          exhausted = exhausted + 1
+         wrk.thread:stop()
          return wrk.format("GET", "/__exhausted__", nil, "")
       end
       pos = pos + step
