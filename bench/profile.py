@@ -86,4 +86,15 @@ def spy(master_pid: int, load, seconds: float, out: Path) -> dict:
     if not out.exists():
         raise RuntimeError(f"py-spy wrote nothing: {log.read_text()[-1000:]}")
     text = out.read_text()
-    return summarise(text) | {"collapsed": text}
+    return summarise(text) | {"collapsed": merge(text)}
+
+
+def merge(collapsed: str) -> str:
+    """The same stacks without py-spy's per-process frames, equal stacks added up."""
+    counts: Counter = Counter()
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            frames = [f for f in stack.split(";") if not f.startswith("process ")]
+            counts[";".join(frames)] += int(count)
+    return "".join(f"{stack} {n}\n" for stack, n in counts.most_common())
