@@ -77,6 +77,7 @@ class Stack:
     nginx_conf: Path
     certbot_env: dict[str, str]
     installer_runs: list[str] = field(default_factory=list)
+    certbot_output: str = ""
     services: dict[str, Service] = field(default_factory=dict)
     notify: list[str] = field(default_factory=list)
 
@@ -224,8 +225,9 @@ def stack():
 
         # The installer's own certbot command, with this machine's nginx binary.
         (certbot,) = planned(stack.installer_runs[0], "certbot")
-        run([tool("certbot"), *certbot[1:], "--nginx-ctl", tool("nginx")],
-            env=stack.certbot_env, timeout=180)
+        issued = run([tool("certbot"), *certbot[1:], "--nginx-ctl", tool("nginx")],
+                     env=stack.certbot_env, timeout=180)
+        stack.certbot_output = issued.stdout + issued.stderr
         ca_file.write_text(pebble.root_pem())
 
         # The second run renders the live certificate paths and keeps the operator's lines.
@@ -240,7 +242,9 @@ def stack():
     finally:
         for service in reversed(services):
             service.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        # MAYFLY_KEEP_STACK=1 keeps the files and logs for a post-mortem.
+        if not os.environ.get("MAYFLY_KEEP_STACK"):
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def directives(path: Path) -> str:
@@ -324,6 +328,12 @@ def test_second_run_keeps_settings_and_installs_the_live_certificate(stack):
     live = stack.at(f"/etc/letsencrypt/live/{DOMAIN}")
     assert f"ssl_certificate {live}/fullchain.pem;" in site
     assert "placeholder" not in site
+
+
+def test_certbot_installed_the_certificate_into_our_site(stack):
+    # certbot names the file as nginx includes it: through sites-enabled.
+    site = stack.at("/etc/nginx/sites-enabled/mayfly.conf")
+    assert f"Successfully deployed certificate for {DOMAIN} to {site}" in stack.certbot_output
 
 
 def test_body_limits_of_nginx_and_the_app_agree(stack):
@@ -474,6 +484,17 @@ def test_each_secret_is_revealed_exactly_once_under_concurrent_readers(stack):
             assert text == f"secret number {index}"
     for index, statuses in by_secret.items():
         assert statuses == Counter({200: 1, 404: READERS - 1}), (index, statuses)
+
+
+def test_the_access_log_keeps_no_ids(stack):
+    client = Client(stack.base, session=stack.session())
+    sent = client.send(crypto.Message("not for the log"))
+    message, _ = client.read(Link.parse(sent.link))
+    assert message.text == "not for the log"
+    log = stack.at("/var/log/nginx/mayfly.access.log").read_text()
+    assert sent.id not in log
+    assert '"POST /api/v1/secrets/:id/reveal HTTP/1.1" 200' in log
+    assert '"GET /api/v1/secrets/:id HTTP/1.1" 200' in log
 
 
 # --- TLS quality ----------------------------------------------------------------------
