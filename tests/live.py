@@ -65,12 +65,15 @@ class LiveServer:
         args = [
             uwsgi_binary(), "--http", f"127.0.0.1:{self.port}", "--http-keepalive",
             "--master", "--processes", str(self.processes), "--module", "mayfly.wsgi:app",
-            "--need-app", "--die-on-term", "--strict", "--thunder-lock", "--vacuum",
+            "--need-app", "--die-on-term", "--strict", "--thunder-lock", "--vacuum", "--lazy-apps",
             "--static-map", f"/static={static}", "--listen", "128",
         ]
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = open(self.log_path, "ab")
+        # A session of its own, so that kill() can take down master and workers at once.
         self.process = subprocess.Popen(args, env=self.env, stdout=self.log,
-                                        stderr=subprocess.STDOUT, cwd=self.workdir)
+                                        stderr=subprocess.STDOUT, cwd=self.workdir,
+                                        start_new_session=True)
         try:
             wait_until_up(self.url + "/healthz", process=self.process)
         except Exception:
@@ -78,14 +81,24 @@ class LiveServer:
             raise RuntimeError(self.log_path.read_text(errors="replace")[-3000:]) from None
         return self
 
+    def kill(self) -> None:
+        """SIGKILL the master, its workers and its HTTP router, as a crash would."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
+
     def stop(self) -> None:
+        """Stop gracefully (uWSGI's die-on-term), or kill after 15 s."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+                pass
+        if self.process is not None:
+            self.kill()  # also reaps workers a dead master may have left behind
         self.log.close()
 
     def __enter__(self) -> LiveServer:

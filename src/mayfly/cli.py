@@ -35,7 +35,28 @@ def _passphrase_from_env() -> str | None:
     return os.environ.get("MAYFLY_PASSPHRASE") or None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """A group whose usage errors fit on one line, like every other error."""
+
+    def main(self, *args, **kwargs):
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()  # no command at all: the full help is the right answer
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mayfly")
 def main():
     """mayfly: messages that burn after reading (阅后即焚).
@@ -70,6 +91,9 @@ def serve(host: str, port: int, processes: int):
         uwsgi, "--http", f"{host}:{port}", "--http-keepalive", "--master",
         "--processes", str(processes), "--module", "mayfly.wsgi:app", "--need-app",
         "--die-on-term", "--strict", "--vacuum", "--thunder-lock", "--single-interpreter",
+        # Each worker builds its own app after the fork: no connection, lock or
+        # thread (Flask-Limiter's timer) is ever shared with the master.
+        "--lazy-apps",
         "--static-map", f"/static={static}", "--disable-logging",
     ]
     os.execv(uwsgi, args)

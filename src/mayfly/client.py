@@ -49,8 +49,9 @@ class Link:
     def parse(cls, url: str, kind: str = "s") -> Link:
         """Split https://HOST[/prefix]/<kind>/<id>#<fragment>."""
         parts = urlsplit(url.strip())
-        head, _, secret_id = parts.path.rpartition(f"/{kind}/")
-        if parts.scheme not in {"http", "https"} or not parts.netloc or not secret_id:
+        head, separator, secret_id = parts.path.rpartition(f"/{kind}/")
+        if parts.scheme not in {"http", "https"} or not parts.netloc or not separator \
+                or not secret_id:
             what = "message link" if kind == "s" else "receipt link"
             raise ClientError(f"not a mayfly {what}: {url.strip()!r}")
         if not parts.fragment:

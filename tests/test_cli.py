@@ -1,0 +1,179 @@
+"""The mayfly command, against a live uWSGI server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from mayfly import cli
+
+pytestmark = pytest.mark.slow
+MAYFLY = str(Path(sys.executable).with_name("mayfly"))
+
+
+def mayfly(*args, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed command as a user would, without a terminal."""
+    environ = {k: v for k, v in os.environ.items() if k != "MAYFLY_PASSPHRASE"}
+    return subprocess.run([MAYFLY, *args], input=stdin, capture_output=True, text=True,
+                          timeout=120, env={**environ, **(env or {})})
+
+
+@pytest.fixture
+def send(live_server):
+    """Send a message to the live server; return the link (and receipt link)."""
+    def send(text: str, *args, env=None) -> list[str]:
+        result = mayfly("send", "--server", live_server.url, "--receipt", *args, stdin=text,
+                        env=env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+    return send
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, words: str) -> None:
+    assert result.returncode != 0
+    assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_send_then_read_round_trips_and_the_second_read_is_refused(send):
+    link, _ = send("the wifi password is hunter2\n")
+    first = mayfly("read", link)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "the wifi password is hunter2\n"
+    assert_one_line_error(mayfly("read", link), "already been read, has expired")
+
+
+def test_passphrase_wrong_then_right(send):
+    link, _ = send("behind a passphrase", "--passphrase", env={"MAYFLY_PASSPHRASE": "right"})
+    wrong = mayfly("read", link, env={"MAYFLY_PASSPHRASE": "wrong"})
+    assert_one_line_error(wrong, "wrong passphrase, 4 attempt(s) left")
+    right = mayfly("read", link, env={"MAYFLY_PASSPHRASE": "right"})
+    assert right.returncode == 0 and right.stdout == "behind a passphrase\n"
+
+
+def test_reading_a_passphrase_message_without_a_terminal_asks_for_the_variable(send):
+    link, _ = send("x", env={"MAYFLY_PASSPHRASE": "pw"})
+    assert_one_line_error(mayfly("read", link), "set MAYFLY_PASSPHRASE")
+    assert mayfly("read", link, env={"MAYFLY_PASSPHRASE": "pw"}).returncode == 0
+
+
+def test_status_says_waiting_then_read(send):
+    link, receipt = send("hello")
+    assert mayfly("status", receipt).stdout.startswith("waiting: not read yet")
+    mayfly("read", link)
+    assert mayfly("status", receipt).stdout.startswith("read at ")
+
+
+def test_burn_destroys_the_message(send):
+    link, receipt = send("never mind")
+    burned = mayfly("burn", receipt)
+    assert burned.returncode == 0 and burned.stdout.startswith("burned by you at")
+    assert_one_line_error(mayfly("read", link), "already been read")
+
+
+def test_views_lets_several_readers_read(send):
+    link, _ = send("for two", "--views", "2")
+    assert [mayfly("read", link).returncode for _ in range(3)] == [0, 0, 1]
+
+
+def test_attachments_are_saved_and_never_overwrite(send, tmp_path):
+    data = os.urandom(300_000)
+    original = tmp_path / "report.bin"
+    original.write_bytes(data)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.bin").write_bytes(b"keep me")
+    link, _ = send("see attached", str(original))
+    result = mayfly("read", link, "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert (out / "report.bin").read_bytes() == b"keep me"
+    assert (out / "report (1).bin").read_bytes() == data
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("read", "https://example.org/s/abc"), "the link is incomplete"),
+    (("read", "not a link"), "not a mayfly message link"),
+    (("read", "http://127.0.0.1:9/s/" + "A" * 24 + "#" + "A" * 43), "cannot reach"),
+    (("read", "http://127.0.0.1:9/s/" + "A" * 24 + "#short"), "the link is damaged"),
+    (("status", "http://127.0.0.1:9/s/x#y"), "not a mayfly receipt link"),
+    (("send", "--expires", "soon"), "not a duration"),
+    (("send", "--views", "0"), "0 is not in the range"),
+])
+def test_bad_input_is_one_clear_line_and_a_failure(args, words):
+    assert_one_line_error(mayfly(*args, stdin="text"), words)
+
+
+def test_an_empty_message_is_refused(live_server):
+    result = mayfly("send", "--server", live_server.url, stdin="  \n")
+    assert_one_line_error(result, "the message is empty")
+
+
+def test_expiry_beyond_the_server_limit_is_refused_clearly(live_server):
+    result = mayfly("send", "--server", live_server.url, "--expires", "30d", stdin="x")
+    assert_one_line_error(result, "expires_in must lie between")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("10m", 600), ("1h", 3600), ("1d", 86400),
+                                               ("7d", 604800), ("90", 90), ("45s", 45)])
+def test_durations(text, seconds):
+    assert cli.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(("name", "safe"), [
+    ("../../etc/passwd", "passwd"), ("..", "attachment"), ("", "attachment"),
+    ("C:\\evil\\x.exe", "x.exe"), (".bashrc", "bashrc"), ("ok.txt", "ok.txt"),
+])
+def test_attachment_names_cannot_escape_the_output_directory(name, safe):
+    assert cli.safe_name(name) == safe
+
+
+def test_every_command_has_help_with_an_example_and_is_in_the_readme():
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    runner = CliRunner()
+    for name, command in cli.main.commands.items():
+        assert isinstance(command, click.Command)
+        result = runner.invoke(cli.main, [name, "--help"])
+        assert result.exit_code == 0
+        assert "Example:" in result.output, name
+        assert f"mayfly {name}" in readme, f"README does not show mayfly {name}"
+
+
+def test_serve_runs_mayfly_under_uwsgi_and_stops_on_sigterm(tmp_path):
+    import signal
+
+    from .live import free_port, wait_until_up
+
+    port = free_port()
+    env = {**os.environ, "MAYFLY_DATA_DIR": str(tmp_path)}
+    server = subprocess.Popen([MAYFLY, "serve", "--port", str(port), "--processes", "2"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
+        sent = mayfly("send", "--server", f"http://127.0.0.1:{port}", stdin="served")
+        assert mayfly("read", sent.stdout.strip()).stdout == "served\n"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert (tmp_path / "mayfly.db").exists()
+
+
+def test_a_huge_body_is_refused_with_413_before_it_is_read(live_server):
+    import http.client
+
+    # 64 MiB announced, only 1 MiB sent: an answer proves the rest was never awaited.
+    connection = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=20)
+    connection.putrequest("POST", "/api/v1/secrets")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(64 * 1024 * 1024))
+    connection.endheaders(b"x" * (1024 * 1024))
+    response = connection.getresponse()
+    assert response.status == 413
+    assert response.getheader("Content-Type") == "application/problem+json"
+    connection.close()

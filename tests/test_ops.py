@@ -1,0 +1,117 @@
+"""Operators' endpoints and failure behaviour: /healthz, /metrics, OpenAPI, 503s."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from openapi_spec_validator import validate
+
+from mayfly.errors import StorageUnavailable
+
+from .helpers import KDF, make_secret
+from .test_api import assert_problem, reveal
+
+
+def test_healthz_answers_ok_when_storage_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+@pytest.fixture
+def broken_storage(app, monkeypatch):
+    """Every storage call fails as if the database were unreachable."""
+    storage = app.extensions["mayfly"].storage
+
+    def unavailable(*args, **kwargs):
+        raise StorageUnavailable()
+
+    for name in ("create", "lookup", "take", "fail", "burn", "receipt", "purge", "counters",
+                 "ping"):
+        monkeypatch.setattr(storage, name, unavailable)
+    return storage
+
+
+def test_storage_down_is_a_503_problem_everywhere(client, broken_storage):
+    assert_problem(client.get("/healthz"), 503, "storage-unavailable")
+    made_id = "A" * 24
+    assert_problem(client.get(f"/api/v1/secrets/{made_id}"), 503)
+    assert_problem(client.post("/api/v1/secrets", json={
+        "ciphertext": "AQ" + "A" * 60, "link_proof_hash": "A" * 43,
+        "access_proof_hash": "A" * 43, "kdf": None}), 503)
+    assert_problem(client.get("/metrics"), 503)
+
+
+def test_an_unexpected_error_is_a_500_problem_without_traceback(app, client, monkeypatch):
+    def boom(*args):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(app.extensions["mayfly"].storage, "lookup", boom)
+    problem = assert_problem(client.get("/api/v1/secrets/" + "A" * 24), 500)
+    assert "secret internals" not in json.dumps(problem)
+    assert "Traceback" not in json.dumps(problem)
+
+
+def test_metrics_count_outcomes_and_never_show_ids(client):
+    made = [make_secret(client, kdf=KDF) for _ in range(3)]
+    reveal(client, made[0])
+    reveal(client, made[1], access=os.urandom(32))
+    client.delete(f"/api/v1/secrets/{made[2].id}", headers=made[2].auth())
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "mayfly_secrets_created_total 3.0" in text
+    assert "mayfly_views_revealed_total 1.0" in text
+    assert "mayfly_failed_attempts_total 1.0" in text
+    assert "mayfly_secrets_burned_by_sender_total 1.0" in text
+    assert all(m.id not in text for m in made)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"metrics": False}])
+def test_metrics_can_be_switched_off(client, settings_overrides):
+    assert client.get("/metrics").status_code == 404
+
+
+def openapi_document(client) -> dict:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_openapi_document_is_valid_openapi_3_1(client):
+    document = openapi_document(client)
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+
+
+def test_openapi_document_lists_exactly_the_api_routes(app, client):
+    documented = {
+        (path, method.upper())
+        for path, item in openapi_document(client)["paths"].items()
+        for method in item if method in {"get", "post", "put", "delete", "patch"}
+    }
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/") or rule.rule in {"/healthz", "/metrics"}:
+            path = rule.rule.replace("<secret_id>", "{id}")
+            served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert documented == served
+
+
+def conforms(document: dict, schema_name: str, instance) -> None:
+    """Validate a response body against a schema of the OpenAPI document."""
+    from jsonschema import Draft202012Validator
+
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": document["components"]}
+    Draft202012Validator(schema).validate(instance)
+
+
+def test_real_responses_conform_to_the_openapi_schemas(client):
+    document = openapi_document(client)
+    made = make_secret(client, kdf=KDF, max_views=2)
+    conforms(document, "Created", made.response)
+    conforms(document, "Metadata", client.get(f"/api/v1/secrets/{made.id}").get_json())
+    conforms(document, "Revealed", reveal(client, made).get_json())
+    receipt = client.get(f"/api/v1/secrets/{made.id}/receipt", headers=made.auth()).get_json()
+    conforms(document, "Receipt", receipt)
+    conforms(document, "Problem", reveal(client, made, access=os.urandom(32)).get_json())
+    conforms(document, "Problem", client.post("/api/v1/secrets", json={"x": 1}).get_json())
