@@ -8,10 +8,11 @@ from mayfly import create_app
 from mayfly.storage import open_storage
 
 from .live import NO_LIMITS, LiveServer
+from .redis_servers import RedisClusterServers, RedisServer
 
 # Storage backends the contract and API suites run against. Each entry maps a
 # name to a fixture name that yields a MAYFLY_STORAGE_URL.
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "redis", "redis_cluster"]
 
 
 class FakeClock:
@@ -37,6 +38,44 @@ def clock() -> FakeClock:
 def sqlite_url(tmp_path) -> str:
     """A fresh SQLite database in the test's temporary directory."""
     return f"sqlite:///{tmp_path}/mayfly.db"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A standalone redis-server (memory only) for the whole session."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The session's standalone Redis, emptied for this test."""
+    redis_server.flush()
+    return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A 3-master Redis Cluster (AOF on) for the whole session."""
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster) -> str:
+    """The session's Redis Cluster, emptied for this test."""
+    redis_cluster.flush()
+    return redis_cluster.url
+
+
+@pytest.fixture
+def redis_aof_server(tmp_path):
+    """A standalone redis-server of the test's own, with AOF, that it may kill and restart."""
+    server = RedisServer(tmp_path / "redis-aof", appendonly=True).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the application: settings, storage, rules, blueprints, headers, limits."""
-    from . import api, limits, ops, problems, security
+    from . import api, limits, ops, problems, security, web
     from . import config as settings_module
     from .rules import Rules
     from .storage import open_storage
@@ -28,5 +28,6 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     problems.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
+    web.init_app(app)
     limits.init_app(app, settings)
     return app

@@ -7,6 +7,9 @@ import os
 from ..errors import ConfigError
 from .base import Storage
 
+# Kept here so that choosing a backend never imports a driver it does not need.
+REDIS_SCHEMES = ("redis", "rediss", "redis+cluster")
+
 
 def open_storage(url: str, data_dir: str, synchronous: str = "FULL") -> Storage:
     """Open the backend a URL names; an empty URL is the default SQLite file."""
@@ -23,4 +26,14 @@ def open_storage(url: str, data_dir: str, synchronous: str = "FULL") -> Storage:
         except ValueError as exc:
             raise ConfigError(f"MAYFLY_STORAGE_URL: {exc}") from None
         return SQLiteStorage(path, synchronous)
-    raise ConfigError(f"MAYFLY_STORAGE_URL: unsupported scheme {scheme!r} (use sqlite://)")
+    if scheme in REDIS_SCHEMES:
+        from .redis import RedisStorage
+
+        return RedisStorage(url)
+    raise ConfigError(f"MAYFLY_STORAGE_URL: unsupported scheme {scheme!r}"
+                      " (use sqlite://, redis://, rediss:// or redis+cluster://)")
+
+
+def is_redis(url: str) -> bool:
+    """Whether a storage URL names Redis or a Redis Cluster."""
+    return url.split(":", 1)[0] in REDIS_SCHEMES

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Take docs/screenshots/: every page, light and dark, zh and en, desktop and phone.
+
+Run from the repository: .venv/bin/python scripts/screenshots.py
+It starts mayfly under uWSGI on a free port, drives Debian's Chromium through
+each page and, if pngquant is installed, shrinks the PNGs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from tests.browser.conftest import launch  # noqa: E402
+from tests.browser.story import create_secret, open_link, read_message  # noqa: E402
+from tests.live import LiveServer  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+# Each page in four variants: together they cover both languages, schemes and widths.
+VARIANTS = [
+    ("en", "en-US", "light", "desktop"),
+    ("en", "en-US", "dark", "phone"),
+    ("zh", "zh-CN", "light", "phone"),
+    ("zh", "zh-CN", "dark", "desktop"),
+]
+TEXT = {
+    "en": "The door code is 4711-2580.\nThe spare key is under the blue flower pot.",
+    "zh": "门禁密码是 4711-2580。\n备用钥匙在蓝色花盆下面。",
+}
+
+
+def shoot(page: Page, name: str) -> None:
+    page.wait_for_timeout(150)  # let the focus ring and fonts settle before the picture
+    page.screenshot(path=OUT / f"{name}.png", full_page=True)
+
+
+def pages_for(context_of, lang: str, scheme: str, width: str) -> None:
+    tag = f"{lang}-{scheme}-{width}"
+    sender = context_of().new_page()
+    sender.goto("/")
+    sender.get_by_test_id("message-input").fill(TEXT[lang])
+    sender.get_by_test_id("file-input").set_input_files(
+        [{"name": "floor-plan.pdf", "mimeType": "application/pdf", "buffer": b"%PDF" * 9000}])
+    sender.get_by_test_id("passphrase").fill("blue flower")
+    sender.locator("body").click(position={"x": 5, "y": 5})
+    shoot(sender, f"compose-{tag}")
+
+    shared = create_secret(sender, TEXT[lang], passphrase="blue flower")
+    shoot(sender, f"share-{tag}")
+
+    reader = context_of().new_page()
+    open_link(reader, shared.link)
+    shoot(reader, f"notification-{tag}")
+    read_message(reader, passphrase="blue flower")
+    shoot(reader, f"message-{tag}")
+    reader.reload()
+    expect(reader.get_by_test_id("ashes")).to_be_visible()
+    shoot(reader, f"ashes-{tag}")
+
+    sender.goto(shared.receipt_link)
+    expect(sender.get_by_test_id("receipt-state")).to_have_attribute("data-state", "read")
+    shoot(sender, f"receipt-{tag}")
+
+    another = create_secret(sender, TEXT[lang])
+    broken = context_of().new_page()
+    broken.goto(another.link[:-6])  # a link cut short
+    expect(broken.get_by_test_id("oops")).to_be_visible()
+    shoot(broken, f"oops-{tag}")
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work, LiveServer(Path(work), processes=2) as server, \
+            sync_playwright() as playwright:
+        browser = launch(playwright)
+        for lang, locale, scheme, width in VARIANTS:
+            viewport = DESKTOP if width == "desktop" else PHONE
+            contexts = []
+
+            def context_of(locale=locale, scheme=scheme, viewport=viewport, contexts=contexts,
+                           **options):
+                context = browser.new_context(
+                    base_url=server.url, locale=locale, color_scheme=scheme, viewport=viewport,
+                    device_scale_factor=1 if viewport is DESKTOP else 2, **options)
+                contexts.append(context)
+                return context
+
+            pages_for(context_of, lang, scheme, width)
+            if (lang, scheme, width) == ("en", "light", "desktop"):
+                page = context_of(java_script_enabled=False).new_page()
+                page.goto(server.url + "/")
+                shoot(page, "noscript-en-light-desktop")
+            for context in contexts:
+                context.close()
+        browser.close()
+    pngquant = shutil.which("pngquant")
+    if pngquant:
+        pictures = sorted(str(p) for p in OUT.glob("*.png"))
+        subprocess.run([pngquant, "--force", "--skip-if-larger", "--strip", "--ext", ".png",
+                        "--quality", "70-95", *pictures], check=False)
+    print(f"{len(list(OUT.glob('*.png')))} screenshots in {OUT}")
+
+
+if __name__ == "__main__":
+    main()

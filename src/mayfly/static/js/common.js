@@ -1,0 +1,38 @@
+// What every page does: show the app (JavaScript runs), keep #key across a
+// language switch, password show/hide toggles and copy buttons.
+import { copyText } from "./dom.js";
+import { t } from "./i18n.js";
+
+for (const node of document.querySelectorAll("[data-needs-js]")) node.hidden = false;
+
+// The language links redirect back here; a fragment on the followed link is
+// kept across the redirect, so the link key survives the switch.
+for (const link of document.querySelectorAll("a[data-keep-hash]")) {
+  link.addEventListener("click", () => {
+    link.hash = location.hash;
+  });
+}
+
+for (const button of document.querySelectorAll("[data-toggle-password]")) {
+  const input = document.getElementById(button.dataset.togglePassword);
+  button.addEventListener("click", () => {
+    const reveal = input.type === "password";
+    input.type = reveal ? "text" : "password";
+    button.setAttribute("aria-pressed", String(reveal));
+    button.textContent = reveal ? t("hide") : t("show");
+  });
+}
+
+for (const button of document.querySelectorAll("[data-copy]")) {
+  button.addEventListener("click", async () => {
+    const source = document.getElementById(button.dataset.copy);
+    const text = "value" in source ? source.value : source.textContent;
+    const copied = await copyText(text);
+    if (!copied && "select" in source) source.select();
+    button.textContent = copied ? t("copied") : t("copy");
+    if (!copied) button.title = t("copy_failed");
+    setTimeout(() => {
+      button.textContent = t("copy");
+    }, 2000);
+  });
+}

@@ -1,0 +1,280 @@
+// The mayfly protocol, version 1, in the browser (docs/protocol.md).
+//
+// Pure: no DOM, no network. Bytes are Uint8Array in and out; the only
+// primitives are the Web Crypto API's HKDF-SHA256, PBKDF2-HMAC-SHA256,
+// AES-256-GCM and SHA-256. mayfly/crypto.py is the same protocol in Python;
+// both pass tests/vectors/protocol_v1.json.
+
+export const VERSION = 1;
+export const KEY_BYTES = 32;
+export const NONCE_BYTES = 12;
+export const SALT_BYTES = 16;
+export const TAG_BYTES = 16;
+export const PBKDF2_ITERATIONS = 600000;
+export const KDF_NAME = "PBKDF2-HMAC-SHA256";
+// The first byte of every sealed blob.
+export const ENVELOPE_VERSION = 0x01;
+// What a sealed blob adds to its plaintext: version byte, nonce, GCM tag.
+export const ENVELOPE_OVERHEAD = 1 + NONCE_BYTES + TAG_BYTES;
+
+const encoder = new TextEncoder();
+const AAD = encoder.encode("mayfly/v1");
+const INFO_LINK_PROOF = encoder.encode("mayfly/v1 link-proof");
+const INFO_ACCESS_PROOF = encoder.encode("mayfly/v1 access-proof");
+const INFO_CONTENT_KEY = encoder.encode("mayfly/v1 content-key");
+const subtle = globalThis.crypto.subtle;
+
+/** Raised for anything that cannot be decrypted or parsed: a damaged link or blob. */
+export class DecryptionFailed extends Error {
+  constructor(why = "the link is incomplete or damaged") {
+    super(why);
+    this.name = "DecryptionFailed";
+  }
+}
+
+// --- base64url, unpadded and strict (RFC 4648 section 5) ---
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const LOOKUP = new Int16Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
+
+/** Encode bytes as unpadded base64url. */
+export function b64encode(bytes) {
+  const parts = [];
+  let i = 0;
+  for (; i + 3 <= bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    parts.push(ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63] + ALPHABET[n & 63]);
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = bytes[i] << 16;
+    parts.push(ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63]);
+  } else if (rest === 2) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
+    parts.push(ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63]);
+  }
+  return parts.join("");
+}
+
+/** Decode unpadded base64url; throw a TypeError on padding, foreign or stray bits. */
+export function b64decode(text) {
+  if (typeof text !== "string" || text.length % 4 === 1) {
+    throw new TypeError("not unpadded base64url");
+  }
+  const out = new Uint8Array(Math.floor((text.length * 3) / 4));
+  let bits = 0;
+  let count = 0;
+  let o = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const value = code < 128 ? LOOKUP[code] : -1;
+    if (value < 0) throw new TypeError("not unpadded base64url");
+    bits = ((bits << 6) | value) & 0xffffff;
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out[o++] = (bits >> count) & 0xff;
+    }
+  }
+  // Non-canonical: the leftover bits of the last character must be zero.
+  if ((bits & ((1 << count) - 1)) !== 0) throw new TypeError("not canonical base64url");
+  return out;
+}
+
+// --- helpers ---
+
+/** Concatenate byte arrays. */
+export function concat(...arrays) {
+  const out = new Uint8Array(arrays.reduce((sum, a) => sum + a.length, 0));
+  let offset = 0;
+  for (const a of arrays) {
+    out.set(a, offset);
+    offset += a.length;
+  }
+  return out;
+}
+
+/** Bytes from the CSPRNG (getRandomValues fills at most 64 KiB at a time). */
+export function randomBytes(length) {
+  const out = new Uint8Array(length);
+  for (let offset = 0; offset < length; offset += 65536) {
+    globalThis.crypto.getRandomValues(out.subarray(offset, Math.min(offset + 65536, length)));
+  }
+  return out;
+}
+
+/** A fresh 256-bit link key. */
+export function newLinkKey() {
+  return randomBytes(KEY_BYTES);
+}
+
+/** Fresh passphrase-stretching parameters: {salt: 16 random bytes, iterations}. */
+export function newKdf() {
+  return { salt: randomBytes(SALT_BYTES), iterations: PBKDF2_ITERATIONS };
+}
+
+/** The KDF parameters as the API stores them (salt in base64url). */
+export function kdfToJson(kdf) {
+  return { name: KDF_NAME, salt: b64encode(kdf.salt), iterations: kdf.iterations };
+}
+
+/** Parse the API's KDF parameters; refuse any other algorithm. */
+export function kdfFromJson(json) {
+  if (!json || json.name !== KDF_NAME || !Number.isInteger(json.iterations)) {
+    throw new DecryptionFailed("unknown key derivation");
+  }
+  return { salt: b64decode(json.salt), iterations: json.iterations };
+}
+
+// --- key derivation ---
+
+/**
+ * HKDF-SHA256 with an empty salt (HashLen zero bytes), 32 bytes out.
+ * ikm: input keying material (the link key, or link key || stretched passphrase).
+ * info: the label that separates the outputs.
+ */
+async function hkdf(ikm, info) {
+  const key = await subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits"]);
+  const bits = await subtle.deriveBits(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info }, key, 256);
+  return new Uint8Array(bits);
+}
+
+/**
+ * PBKDF2-HMAC-SHA256 of the NFC-normalised UTF-8 passphrase, 32 bytes out.
+ * passphrase: what the person typed (a string).
+ * kdf: {salt: Uint8Array, iterations: number}.
+ */
+export async function stretch(passphrase, kdf) {
+  const secret = encoder.encode(passphrase.normalize("NFC"));
+  const key = await subtle.importKey("raw", secret, "PBKDF2", false, ["deriveBits"]);
+  const bits = await subtle.deriveBits(
+    { name: "PBKDF2", hash: "SHA-256", salt: kdf.salt, iterations: kdf.iterations }, key, 256);
+  return new Uint8Array(bits);
+}
+
+/**
+ * Derive {contentKey, linkProof, accessProof}, each 32 bytes.
+ * linkKey: the 32-byte key from the link's fragment.
+ * passphrase: a string, or null for none.
+ * kdf: the stretching parameters, or null: they go together with the passphrase.
+ */
+export async function deriveKeys(linkKey, passphrase = null, kdf = null) {
+  if (!(linkKey instanceof Uint8Array) || linkKey.length !== KEY_BYTES) {
+    throw new TypeError("the link key must be 32 bytes");
+  }
+  if ((passphrase === null) !== (kdf === null)) {
+    throw new TypeError("a passphrase and its KDF parameters go together");
+  }
+  const accessIkm = passphrase === null ? linkKey : concat(linkKey, await stretch(passphrase, kdf));
+  const [contentKey, linkProof, accessProof] = await Promise.all([
+    hkdf(accessIkm, INFO_CONTENT_KEY),
+    hkdf(linkKey, INFO_LINK_PROOF),
+    hkdf(accessIkm, INFO_ACCESS_PROOF),
+  ]);
+  return { contentKey, linkProof, accessProof };
+}
+
+/** What the server stores of a proof: its SHA-256. */
+export async function proofHash(proof) {
+  return new Uint8Array(await subtle.digest("SHA-256", proof));
+}
+
+// --- the envelope ---
+
+function aesKey(contentKey, usage) {
+  return subtle.importKey("raw", contentKey, "AES-GCM", false, [usage]);
+}
+
+/**
+ * Encrypt: version byte || 96-bit nonce || AES-256-GCM(plaintext, aad "mayfly/v1") with tag.
+ * contentKey: 32 bytes from deriveKeys.
+ * plaintext: the packed message.
+ * nonce: 12 bytes; random unless given (the test vectors fix it).
+ */
+export async function seal(contentKey, plaintext, nonce = randomBytes(NONCE_BYTES)) {
+  const key = await aesKey(contentKey, "encrypt");
+  const body = await subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: AAD }, key,
+    plaintext);
+  return concat(Uint8Array.of(ENVELOPE_VERSION), nonce, new Uint8Array(body));
+}
+
+/** Decrypt a sealed blob; a wrong key or any damage throws DecryptionFailed. */
+export async function unseal(contentKey, blob) {
+  if (blob.length < ENVELOPE_OVERHEAD || blob[0] !== ENVELOPE_VERSION) {
+    throw new DecryptionFailed();
+  }
+  const key = await aesKey(contentKey, "decrypt");
+  try {
+    const plain = await subtle.decrypt(
+      { name: "AES-GCM", iv: blob.subarray(1, 1 + NONCE_BYTES), additionalData: AAD }, key,
+      blob.subarray(1 + NONCE_BYTES));
+    return new Uint8Array(plain);
+  } catch {
+    throw new DecryptionFailed();
+  }
+}
+
+// --- the plaintext ---
+
+/**
+ * Serialise a message: 4-byte big-endian header length, UTF-8 JSON header, file bytes.
+ * message: {text: string, files: [{name, type, data: Uint8Array}]}.
+ * The header's key order (v, text, files; name, type, size) matches the Python side.
+ */
+export function pack(message) {
+  const header = {
+    v: VERSION,
+    text: message.text,
+    files: message.files.map((f) => ({ name: f.name, type: f.type, size: f.data.length })),
+  };
+  const head = encoder.encode(JSON.stringify(header));
+  const length = new Uint8Array(4);
+  new DataView(length.buffer).setUint32(0, head.length, false);
+  return concat(length, head, ...message.files.map((f) => f.data));
+}
+
+/** Parse what pack() made; anything malformed throws DecryptionFailed. */
+export function unpack(plaintext) {
+  try {
+    if (plaintext.length < 4) throw new Error("short");
+    const view = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+    const size = view.getUint32(0, false);
+    if (4 + size > plaintext.length) throw new Error("short header");
+    const decoder = new TextDecoder("utf-8", { fatal: true });
+    const header = JSON.parse(decoder.decode(plaintext.subarray(4, 4 + size)));
+    if (header.v !== VERSION || typeof header.text !== "string" || !Array.isArray(header.files)) {
+      throw new Error("unknown message format");
+    }
+    const files = [];
+    let offset = 4 + size;
+    for (const entry of header.files) {
+      const end = offset + Number(entry.size);
+      if (!Number.isInteger(entry.size) || entry.size < 0 || end > plaintext.length) {
+        throw new Error("truncated attachment");
+      }
+      files.push({ name: String(entry.name), type: String(entry.type),
+        data: plaintext.slice(offset, end) });
+      offset = end;
+    }
+    if (offset !== plaintext.length) throw new Error("trailing bytes");
+    return { text: header.text, files };
+  } catch {
+    throw new DecryptionFailed("the message is malformed");
+  }
+}
+
+/**
+ * How many bytes the sealed blob of a message will have, without packing it.
+ * text: the message; files: [{name, type, size}].
+ */
+export function sealedSize(text, files) {
+  const header = {
+    v: VERSION,
+    text,
+    files: files.map((f) => ({ name: f.name, type: f.type, size: f.size })),
+  };
+  const fileBytes = files.reduce((sum, f) => sum + f.size, 0);
+  return 4 + encoder.encode(JSON.stringify(header)).length + fileBytes + ENVELOPE_OVERHEAD;
+}

@@ -1,0 +1,407 @@
+"""Redis and Redis Cluster: secrets that several app servers share.
+
+Every change is one Lua script, run by Redis as one atomic step: the view
+counter, the attempt counter, the receipt and the counters move together, and
+no Python code ever reads a secret and then deletes it in a second step.
+
+Keys. A secret lives in one of ``SHARDS`` shards, chosen from its id; every
+key of a shard carries the shard's hash tag, so on a cluster a secret, the
+shard's expiry indexes and the shard's counters all sit in one hash slot, and
+a script may touch them together. (A tag of the bare id would keep a secret's
+own keys together, but then the counters could only be updated in a second,
+non-atomic command on another slot.) Per shard ``{0042}``:
+
+    mayfly:{0042}:receipt:<id>  hash    states and times, the manage hash;
+                                        expires (PEXPIREAT) at keep_until
+    mayfly:{0042}:secret:<id>   hash    ciphertext, proof hashes, kdf;
+                                        expires at expires_at
+    mayfly:{0042}:expiring      zset    ids still waiting, by expires_at
+    mayfly:{0042}:unread        zset    ids waiting and never viewed, by expires_at
+    mayfly:{0042}:receipts      zset    every id, by keep_until
+    mayfly:{0042}:counters      hash    the COUNTERS of this shard
+
+Expiry. Redis itself deletes a ciphertext (and its proof hashes) at
+expires_at and a receipt at keep_until, whether or not mayfly ever purges.
+Between the two, ``receipt`` reports "expired" from the times it holds.
+``purge`` only keeps the books: it walks the shards' indexes for entries that
+are due, marks those receipts expired, counts ``secrets_expired_unread`` for
+ids still in ``unread`` (a TTL cannot tell us, and keyspace notifications are
+fire-and-forget), and deletes keys whose time came by mayfly's clock even if
+Redis's clock has not reached it. ``counters`` sums the shards.
+
+Durability is Redis's: with ``appendonly yes`` a change reaches the AOF
+(write(2)) before Redis answers, so a killed Redis process loses nothing it
+acknowledged; ``appendfsync everysec`` may lose the last second on a power
+loss (docs/scaling.md). Writes are never retried automatically: if a reply is
+lost, one view may be spent without being delivered, but never handed out
+twice.
+
+Scripts carry a ``#!lua`` shebang (Redis 7): a write script is refused as a
+whole when Redis is out of memory, instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from urllib.parse import unquote
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
+from redis.retry import Retry
+
+from ..errors import ConfigError, StorageUnavailable
+from . import REDIS_SCHEMES
+from .base import COUNTERS, Live, NewRecord, Purged, Receipt, Storage, Taken
+
+SHARDS = 1024
+# Due index entries fetched per shard and round trip while purging.
+PURGE_BATCH = 500
+# A stalled Redis must become a 503 quickly, not a hung worker. URL query
+# parameters (?socket_timeout=...) override these.
+TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
+
+# KEYS of every script: receipt, secret, expiring, unread, receipts, counters.
+# ARGV[1] is the id and ARGV[2] the caller's clock, as Python wrote them (times
+# are stored as the strings Python sent, never reformatted by Lua).
+_PRELUDE = """
+local id, now = ARGV[1], tonumber(ARGV[2])
+local function live()
+  local state, expires_at = unpack(redis.call('HMGET', KEYS[1], 'state', 'expires_at'))
+  return state == 'waiting' and now < tonumber(expires_at)
+    and redis.call('EXISTS', KEYS[2]) == 1
+end
+local function count(name)
+  redis.call('HINCRBY', KEYS[6], name, 1)
+end
+-- A secret ends: only states and times remain.
+local function finish(state)
+  redis.call('HSET', KEYS[1], 'state', state, 'ended_at', ARGV[2])
+  redis.call('DEL', KEYS[2])
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('ZREM', KEYS[4], id)
+end
+"""
+
+_CREATE = """
+-- ARGV: id, now, created_at, expires_at, keep_until, max_views, expires_ms, keep_ms,
+--       manage_hash, ciphertext, link_hash, access_hash, kdf
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.error_reply('ERR mayfly: id already taken')
+end
+redis.call('HSET', KEYS[1], 'state', 'waiting', 'manage_hash', ARGV[9],
+  'created_at', ARGV[3], 'expires_at', ARGV[4], 'keep_until', ARGV[5],
+  'max_views', ARGV[6], 'views_left', ARGV[6], 'failed_attempts', 0)
+redis.call('PEXPIREAT', KEYS[1], ARGV[8])
+redis.call('HSET', KEYS[2], 'ciphertext', ARGV[10], 'link_hash', ARGV[11],
+  'access_hash', ARGV[12], 'kdf', ARGV[13])
+redis.call('PEXPIREAT', KEYS[2], ARGV[7])
+redis.call('ZADD', KEYS[3], ARGV[4], id)
+redis.call('ZADD', KEYS[4], ARGV[4], id)
+redis.call('ZADD', KEYS[5], ARGV[5], id)
+count('secrets_created')
+return 1
+"""
+
+_LOOKUP = """
+if not live() then return false end
+local meta = redis.call('HMGET', KEYS[1], 'expires_at', 'max_views', 'views_left',
+  'failed_attempts')
+local secret = redis.call('HMGET', KEYS[2], 'link_hash', 'access_hash', 'kdf')
+return {meta[1], meta[2], meta[3], meta[4], secret[1], secret[2], secret[3]}
+"""
+
+_TAKE = """
+if not live() then return false end
+local ciphertext = redis.call('HGET', KEYS[2], 'ciphertext')
+local left = redis.call('HINCRBY', KEYS[1], 'views_left', -1)
+redis.call('HSETNX', KEYS[1], 'first_read_at', ARGV[2])
+redis.call('HSET', KEYS[1], 'last_read_at', ARGV[2])
+redis.call('ZREM', KEYS[4], id)
+count('views_revealed')
+if left == 0 then
+  finish('read')
+  count('secrets_read')
+end
+return {ciphertext, left}
+"""
+
+_FAIL = """
+-- ARGV[3]: max_attempts
+if not live() then return false end
+local failed = redis.call('HINCRBY', KEYS[1], 'failed_attempts', 1)
+count('failed_attempts')
+local left = math.max(tonumber(ARGV[3]) - failed, 0)
+if left == 0 then
+  finish('failed')
+  count('secrets_burned_by_attempts')
+end
+return left
+"""
+
+_BURN = """
+if not live() then return 0 end
+finish('burned')
+count('secrets_burned_by_sender')
+return 1
+"""
+
+_EXPIRE = """
+-- The lifetime of a secret in the expiring index ended: mark it, count it if unread.
+local due = redis.call('ZSCORE', KEYS[3], id)
+if not due or tonumber(due) > now then return 0 end
+redis.call('ZREM', KEYS[3], id)
+redis.call('DEL', KEYS[2])
+local state, expires_at = unpack(redis.call('HMGET', KEYS[1], 'state', 'expires_at'))
+if state == 'waiting' then
+  redis.call('HSET', KEYS[1], 'state', 'expired', 'ended_at', expires_at)
+end
+if redis.call('ZREM', KEYS[4], id) == 1 then count('secrets_expired_unread') end
+return 1
+"""
+
+_DROP_RECEIPT = """
+local due = redis.call('ZSCORE', KEYS[5], id)
+if not due or tonumber(due) > now then return 0 end
+redis.call('ZREM', KEYS[5], id)
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1
+"""
+
+_SCRIPTS = {
+    "create": _CREATE,
+    "lookup": _LOOKUP,
+    "take": _TAKE,
+    "fail": _FAIL,
+    "burn": _BURN,
+    "expire": _EXPIRE,
+    "drop_receipt": _DROP_RECEIPT,
+}
+_READ_ONLY = {"lookup"}
+
+
+def _source(name: str) -> str:
+    flags = " flags=no-writes" if name in _READ_ONLY else ""
+    return f"#!lua{flags}\n{_PRELUDE}{_SCRIPTS[name]}"
+
+
+def shard_of(secret_id: str) -> int:
+    """The shard a secret lives in (stable across processes and versions)."""
+    return zlib.crc32(secret_id.encode()) % SHARDS
+
+
+def shard_prefix(shard: int) -> str:
+    return f"mayfly:{{{shard:04d}}}:"
+
+
+def secret_keys(secret_id: str) -> list[str]:
+    """The KEYS of every script for one secret, all in one hash slot."""
+    prefix = shard_prefix(shard_of(secret_id))
+    return [f"{prefix}receipt:{secret_id}", f"{prefix}secret:{secret_id}",
+            f"{prefix}expiring", f"{prefix}unread", f"{prefix}receipts", f"{prefix}counters"]
+
+
+def _num(value: float) -> str:
+    """A time as a string Lua's tonumber and Python's float read back exactly."""
+    return repr(float(value))
+
+
+def _ms(seconds: float) -> int:
+    # Rounded up: Redis never drops a key before mayfly's own clock would.
+    return math.ceil(seconds * 1000)
+
+
+def parse_cluster_url(url: str) -> tuple[list[ClusterNode], dict]:
+    """redis+cluster://[user:password@]host:port,host:port[?option=value] -> nodes, options."""
+    rest = url.removeprefix("redis+cluster://")
+    rest, _, query = rest.partition("?")
+    rest = rest.rstrip("/")
+    userinfo, _, hosts = rest.rpartition("@")
+    options: dict = {}
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        if user:
+            options["username"] = unquote(user)
+        if password:
+            options["password"] = unquote(password)
+    nodes = []
+    for item in hosts.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(
+                f"MAYFLY_STORAGE_URL: expected redis+cluster://host:port,host:port, got {url!r}"
+            )
+        nodes.append(ClusterNode(host.strip("[]"), int(port)))
+    for pair in filter(None, query.split("&")):
+        name, _, value = pair.partition("=")
+        if name not in TIMEOUTS:
+            raise ConfigError(f"MAYFLY_STORAGE_URL: unknown cluster option {name!r}")
+        try:
+            options[name] = float(value)
+        except ValueError:
+            raise ConfigError(f"MAYFLY_STORAGE_URL: {name} must be a number") from None
+    return nodes, options
+
+
+class RedisStorage(Storage):
+    """Secrets in Redis or a Redis Cluster; one client per process, made on first use."""
+
+    def __init__(self, url: str):
+        scheme = url.split("://", 1)[0]
+        if scheme not in REDIS_SCHEMES:
+            raise ConfigError(f"MAYFLY_STORAGE_URL: not a Redis URL: {scheme}://")
+        self.url = url
+        self.cluster = scheme == "redis+cluster"
+        if self.cluster:
+            self._nodes, self._options = parse_cluster_url(url)
+        else:
+            try:
+                redis.connection.parse_url(url)
+            except ValueError as exc:
+                raise ConfigError(f"MAYFLY_STORAGE_URL: {exc}") from None
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._client: redis.Redis | RedisCluster | None = None
+        self._scripts: dict[str, Callable] = {}
+
+    # -- connection -------------------------------------------------------------
+
+    def _connect(self) -> redis.Redis | RedisCluster:
+        # No automatic retries: a write whose reply was lost must not run twice.
+        no_retry = Retry(NoBackoff(), 0)
+        if self.cluster:
+            # Connects at once to learn the slots; raises while the cluster is down.
+            return RedisCluster(startup_nodes=self._nodes, retry=no_retry,
+                                **{**TIMEOUTS, **self._options})
+        return redis.Redis.from_url(self.url, retry=no_retry, **TIMEOUTS)
+
+    def _redis(self) -> redis.Redis | RedisCluster:
+        """This process's client: uWSGI forks workers, and no socket may cross a fork."""
+        pid = os.getpid()
+        if self._pid != pid or self._client is None:
+            with self._lock:
+                if self._pid != pid or self._client is None:
+                    client = self._connect()
+                    self._scripts = {name: client.register_script(_source(name))
+                                     for name in _SCRIPTS}
+                    self._client, self._pid = client, pid
+        return self._client
+
+    @contextmanager
+    def _boundary(self) -> Iterator[None]:
+        """Turn the driver's errors into StorageUnavailable."""
+        try:
+            yield
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise StorageUnavailable() from exc
+
+    def _run(self, name: str, secret_id: str, *args: object) -> object:
+        with self._boundary():
+            self._redis()
+            script = self._scripts[name]
+            return script(keys=secret_keys(secret_id), args=[secret_id, *args])
+
+    def _each_shard(self, command: Callable[[object, str], None]) -> list:
+        """Send one command per shard in a pipeline; return the replies in shard order."""
+        with self._boundary():
+            pipe = self._redis().pipeline(transaction=False)
+            for shard in range(SHARDS):
+                command(pipe, shard_prefix(shard))
+            return pipe.execute()
+
+    # -- the contract -----------------------------------------------------------
+
+    def create(self, record: NewRecord) -> None:
+        kdf = b"" if record.kdf is None else json.dumps(record.kdf).encode()
+        self._run("create", record.id, _num(record.created_at), _num(record.created_at),
+                  _num(record.expires_at), _num(record.keep_until), record.max_views,
+                  _ms(record.expires_at), _ms(record.keep_until), record.manage_hash,
+                  record.ciphertext, record.link_hash, record.access_hash, kdf)
+
+    def lookup(self, secret_id: str, now: float) -> Live | None:
+        row = self._run("lookup", secret_id, _num(now))
+        if row is None:
+            return None
+        expires_at, max_views, views_left, failed, link_hash, access_hash, kdf = row
+        return Live(secret_id, link_hash, access_hash, json.loads(kdf) if kdf else None,
+                    float(expires_at), int(max_views), int(views_left), int(failed))
+
+    def take(self, secret_id: str, now: float) -> Taken | None:
+        row = self._run("take", secret_id, _num(now))
+        return None if row is None else Taken(row[0], int(row[1]))
+
+    def fail(self, secret_id: str, now: float, max_attempts: int) -> int | None:
+        left = self._run("fail", secret_id, _num(now), max_attempts)
+        return None if left is None else int(left)
+
+    def burn(self, secret_id: str, now: float) -> bool:
+        return self._run("burn", secret_id, _num(now)) == 1
+
+    def receipt(self, secret_id: str, now: float) -> Receipt | None:
+        names = ("manage_hash", "state", "created_at", "expires_at", "keep_until", "max_views",
+                 "views_left", "failed_attempts", "first_read_at", "last_read_at", "ended_at")
+        with self._boundary():
+            row = self._redis().hmget(secret_keys(secret_id)[0], names)
+        if row[0] is None or float(row[4]) <= now:
+            return None
+        value = dict(zip(names, row, strict=True))
+
+        def time(name: str) -> float | None:
+            return None if value[name] is None else float(value[name])
+
+        state, ended_at = value["state"].decode(), time("ended_at")
+        if state == "waiting" and float(value["expires_at"]) <= now:
+            # Expired, and the books not yet kept by purge: say so already.
+            state, ended_at = "expired", float(value["expires_at"])
+        return Receipt(
+            id=secret_id, manage_hash=value["manage_hash"], state=state,
+            created_at=float(value["created_at"]), expires_at=float(value["expires_at"]),
+            max_views=int(value["max_views"]), views_left=int(value["views_left"]),
+            failed_attempts=int(value["failed_attempts"]), first_read_at=time("first_read_at"),
+            last_read_at=time("last_read_at"), ended_at=ended_at,
+        )
+
+    def _due(self, index: str, now: float) -> list[str]:
+        """Ids whose score in every shard's ``index`` is at most ``now``, a batch per shard."""
+        replies = self._each_shard(lambda pipe, prefix: pipe.zrangebyscore(
+            prefix + index, "-inf", _num(now), start=0, num=PURGE_BATCH))
+        return [member.decode() for reply in replies for member in reply]
+
+    def purge(self, now: float) -> Purged:
+        expired = receipts = 0
+        # Lifetimes first: a receipt past keep_until is past expires_at too.
+        for script, index in (("expire", "expiring"), ("drop_receipt", "receipts")):
+            while due := self._due(index, now):
+                done = sum(self._run(script, secret_id, _num(now)) for secret_id in due)
+                if script == "expire":
+                    expired += done
+                else:
+                    receipts += done
+                if len(due) < PURGE_BATCH:
+                    break
+        return Purged(expired=expired, receipts=receipts)
+
+    def counters(self) -> dict[str, int]:
+        totals = dict.fromkeys(COUNTERS, 0)
+        for shard in self._each_shard(lambda pipe, prefix: pipe.hgetall(prefix + "counters")):
+            for name, value in shard.items():
+                if name.decode() in totals:
+                    totals[name.decode()] += int(value)
+        return totals
+
+    def ping(self) -> None:
+        with self._boundary():
+            self._redis().ping()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and self._pid == os.getpid():
+            client.close()
+        self._pid = None

@@ -1,0 +1,166 @@
+"""The pages a person sees: compose, notification (and message), receipt, ashes, oops.
+
+Every page is a shell: the browser's JavaScript encrypts, decrypts and talks to
+the JSON API, so the server never sees a key. A GET here never changes a
+secret; the only state a GET may set is the reader's language cookie.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response
+
+from .errors import SecretGone
+from .rules import Rules
+
+bp = Blueprint("web", __name__)
+
+# Language codes (URLs, cookie) and their names. Babel expands zh_CN to its CLDR
+# name zh_Hans_CN, so that is the catalogue's directory under translations/.
+LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
+LANG_COOKIE = "mayfly_lang"
+LANG_COOKIE_AGE = 365 * 86_400
+# The lifetimes the compose page offers, kept to those the operator allows.
+LIFETIMES = [(300, _l("5 minutes")), (3600, _l("1 hour")), (86_400, _l("1 day")),
+             (7 * 86_400, _l("7 days"))]
+
+# Strings the JavaScript shows, translated from the same catalogues as the
+# templates and handed to the page as non-executable JSON.
+JS_STRINGS = {
+    "empty": _l("Write a message or attach a file first."),
+    "too_large": _l("This is too large: the limit is %(limit)s."),
+    "encrypting": _l("Encrypting…"),
+    "create": _l("Create a secret link"),
+    "copied": _l("Copied"),
+    "copy": _l("Copy"),
+    "copy_failed": _l("Select the text and copy it by hand."),
+    "show": _l("Show"),
+    "hide": _l("Hide"),
+    "remove": _l("Remove"),
+    "size_of": _l("%(used)s of %(limit)s"),
+    "expires": _l("Expires %(when)s"),
+    "views_allowed": _l("Can be read %(n)s time(s)."),
+    "views_left": _l("%(n)s more view(s) left before it burns."),
+    "last_view": _l("This was the last view: the message is now destroyed."),
+    "wrong_passphrase": _l("Wrong passphrase, %(n)s attempt(s) left."),
+    "need_passphrase": _l("Enter the passphrase."),
+    "decrypting": _l("Decrypting…"),
+    "read": _l("Read the message"),
+    "download": _l("Download"),
+    "state_waiting": _l("Waiting: not read yet."),
+    "state_waiting_some": _l("Waiting: read %(used)s of %(max)s time(s), last at %(when)s."),
+    "state_read": _l("Read at %(when)s. The message is destroyed."),
+    "state_burned": _l("You burned it at %(when)s."),
+    "state_failed": _l("Burned at %(when)s after too many wrong passphrases."),
+    "state_expired": _l("Expired at %(when)s without being read."),
+    "burn_confirm": _l("Burn it now? Nobody will be able to read it."),
+    "oops_unreachable": _l("The server cannot be reached. Check your connection and try again."),
+    "oops_damaged": _l("The link is incomplete or damaged. Ask the sender to copy it again, "
+                       "in full."),
+    "oops_server": _l("Something went wrong on the server. Nothing was changed; try again "
+                      "shortly."),
+    "oops_refused": _l("The server refused the request: %(detail)s"),
+    "oops_receipt": _l("This receipt link is incomplete or not valid."),
+}
+
+
+def rules() -> Rules:
+    return current_app.extensions["mayfly"]
+
+
+def select_locale() -> str:
+    """The reader's choice (a cookie), else the browser's Accept-Language, else English."""
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    for tag, _quality in request.accept_languages:
+        primary = tag.lower().replace("_", "-").split("-")[0]
+        if primary == "zh":
+            return "zh_CN"
+        if primary == "en":
+            return "en"
+    return "en"
+
+
+def current_language() -> str:
+    """The page's language code, a key of LANGUAGES."""
+    return "zh_CN" if get_locale().language == "zh" else "en"
+
+
+def _page(template: str, status: int = 200, **context) -> Response:
+    body = render_template(template, js_strings={k: str(v) for k, v in JS_STRINGS.items()},
+                           **context)
+    return Response(body, status=status, mimetype="text/html")
+
+
+@bp.get("/")
+def compose():
+    """Write a message; the browser encrypts it and shows the link to share."""
+    settings = rules().settings
+    lifetimes = [(seconds, label) for seconds, label in LIFETIMES
+                 if settings.min_lifetime <= seconds <= settings.max_lifetime]
+    if not lifetimes:
+        lifetimes = [(settings.default_lifetime, None)]
+    default = min(lifetimes, key=lambda item: abs(item[0] - settings.default_lifetime))[0]
+    return _page("compose.html", lifetimes=lifetimes, default_lifetime=default,
+                 max_views=settings.max_views, max_bytes=settings.max_ciphertext_bytes)
+
+
+@bp.get("/s/<secret_id>")
+def notification(secret_id: str):
+    """'You have a new message': looks the secret up, never spends a view."""
+    live = rules().metadata(secret_id)  # SecretGone becomes the Ashes page
+    return _page("notification.html", secret_id=secret_id, passphrase=live.kdf is not None)
+
+
+@bp.get("/r/<secret_id>")
+def receipt(secret_id: str):
+    """The sender's receipt; the manage token stays in the fragment, read by the browser."""
+    return _page("receipt.html", secret_id=secret_id)
+
+
+@bp.get("/lang/<code>")
+def choose_language(code: str):
+    """Remember a language and go back; the browser carries the link's #key across."""
+    if code not in LANGUAGES:
+        abort(404)
+    target = request.args.get("next", "/")
+    # Only a path on this site: never //other.host or a scheme.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
+    response = redirect(target, code=303)
+    response.set_cookie(LANG_COOKIE, code, max_age=LANG_COOKIE_AGE, samesite="Lax",
+                        secure=request.is_secure, httponly=True)
+    return response
+
+
+def error_page(status: int, error: Exception) -> Response:
+    """Ashes for anything gone (404), Oops for every other failure."""
+    if status == 404 or isinstance(error, SecretGone):
+        return _page("ashes.html", status=404)
+    return _page("oops.html", status=status, status_code=status)
+
+
+def init_app(app: Flask) -> None:
+    """Pages, languages and friendly error pages."""
+    Babel(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+    app.extensions["mayfly.error_page"] = error_page
+
+    @app.context_processor
+    def _language_context():
+        code = current_language()
+        return {"languages": LANGUAGES, "html_lang": code.replace("_", "-"),
+                "current_language": code,
+                "static_url": lambda path: url_for("static", filename=path)}

@@ -1,0 +1,64 @@
+"""What a person does in mayfly's pages, as helpers the browser stories read with."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from playwright.sync_api import Page, expect
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What the share page hands the sender."""
+
+    link: str
+    receipt_link: str
+
+
+def create_secret(page: Page, text: str = "", *, files: list[dict] | None = None,
+                  passphrase: str | None = None, views: int = 1) -> Shared:
+    """Open compose, write, attach, choose; press Create; return the links shown."""
+    page.goto("/")
+    page.get_by_test_id("message-input").fill(text)
+    if files:
+        page.get_by_test_id("file-input").set_input_files(files)
+        expect(page.get_by_test_id("file")).to_have_count(len(files))
+    if views != 1:
+        page.get_by_test_id("views").fill(str(views))
+    if passphrase is not None:
+        page.get_by_test_id("passphrase").fill(passphrase)
+    page.get_by_test_id("create").click()
+    expect(page.get_by_test_id("share")).to_be_visible()
+    link = page.get_by_test_id("share-link").input_value()
+    receipt = page.get_by_test_id("receipt-link").input_value()
+    return Shared(link, receipt)
+
+
+def open_link(page: Page, link: str) -> None:
+    """Open a message link: the notification, nothing spent yet."""
+    page.goto(link)
+    expect(page.get_by_test_id("notification")).to_be_visible()
+
+
+def read_message(page: Page, passphrase: str | None = None) -> str:
+    """Press Read (typing the passphrase first, if given); return the text shown."""
+    if passphrase is not None:
+        page.get_by_test_id("passphrase-input").fill(passphrase)
+    page.get_by_test_id("read").click()
+    expect(page.get_by_test_id("message")).to_be_visible()
+    return page.get_by_test_id("message-text").text_content()
+
+
+def assert_burned(page: Page) -> None:
+    """The Ashes page: the message is gone."""
+    expect(page.get_by_test_id("ashes")).to_be_visible()
+    expect(page.get_by_test_id("message-text")).not_to_be_visible()
+
+
+def open_receipt(page: Page, receipt_link: str) -> str:
+    """Open the receipt link; return the message's state (waiting, read, burned...)."""
+    page.goto(receipt_link)
+    state = page.get_by_test_id("receipt-state")
+    expect(state).to_have_attribute("data-state", re.compile(r"\w+"))
+    return state.get_attribute("data-state")
