@@ -24,17 +24,20 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
 import requests
 from cryptography import x509
+from playwright.sync_api import expect, sync_playwright
 
 from mayfly import crypto
 from mayfly.api import max_body_bytes
 from mayfly.client import Client, Link
 from mayfly.config import load
 
+from ..browser.story import assert_burned, create_secret, open_link, read_message
 from .stack import (
     DOMAIN,
     EMAIL,
@@ -202,8 +205,10 @@ def stack():
                       certbot_env={**os.environ, "REQUESTS_CA_BUNDLE": str(pebble.cert)})
         # The virtualenv the installer would make: this one, where mayfly is installed.
         (root / "opt/mayfly/venv").symlink_to(Path(sys.prefix))
+        # The static files, as a real run of the installer copies them, plus one
+        # file that exists only here: if it is served, nginx served it.
         static = root / "opt/mayfly/static"
-        static.mkdir()
+        shutil.copytree(Path(str(files("mayfly").joinpath("static"))), static)
         (static / FIXTURE_NAME).write_text(FIXTURE_TEXT)
 
         install(stack)
@@ -384,6 +389,17 @@ def test_static_files_come_from_nginx_with_long_caching(stack):
     assert missing.status_code == 404 and "<center>nginx</center>" in missing.text
 
 
+def test_scripts_are_served_as_javascript(stack):
+    static = stack.at("/opt/mayfly/static")
+    scripts = [path for path in static.rglob("*") if path.suffix in {".js", ".mjs"}]
+    assert scripts, "the web UI has scripts"
+    for path in scripts:
+        url = f"{stack.base}/static/{path.relative_to(static)}"
+        response = stack.session().get(url, timeout=10)
+        assert response.status_code == 200, url
+        assert response.headers["Content-Type"] == "application/javascript", url
+
+
 def test_every_response_carries_one_hsts_header(stack):
     for path in ("/healthz", "/api/v1/secrets/unknown", f"/static/{FIXTURE_NAME}"):
         response = stack.session().get(stack.base + path, timeout=10)
@@ -495,6 +511,60 @@ def test_the_access_log_keeps_no_ids(stack):
     assert sent.id not in log
     assert '"POST /api/v1/secrets/:id/reveal HTTP/1.1" 200' in log
     assert '"GET /api/v1/secrets/:id HTTP/1.1" 200' in log
+
+
+# --- A person with a browser ---------------------------------------------------------
+
+
+@pytest.fixture
+def chromium(stack, tmp_path):
+    """Debian's Chromium trusting pebble's root (in its NSS store), our domain on loopback."""
+    home = tmp_path / "home"
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    certutil = tool("certutil")
+    run([certutil, "-N", "-d", f"sql:{nssdb}", "--empty-password"])
+    run([certutil, "-A", "-d", f"sql:{nssdb}", "-n", "pebble-root", "-t", "C,,",
+         "-i", str(stack.ca_file)])
+    args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+            "--disable-background-networking", "--disable-component-update",
+            "--disable-default-apps", f"--host-resolver-rules=MAP {DOMAIN} 127.0.0.1"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=tool("chromium"), args=args,
+                                             env={**os.environ, "HOME": str(home)})
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_a_reader_reads_once_over_https_in_a_browser(stack, chromium):
+    problems: list[str] = []
+
+    def person():
+        context = chromium.new_context(base_url=stack.base)
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        page.on("console", lambda msg: msg.type == "error" and not msg.text.startswith(
+            "Failed to load resource: the server responded with a status of 4")
+            and problems.append(msg.text))
+        return context, page
+
+    (sender_context, sender), (reader_context, reader) = person(), person()
+    try:
+        shared = create_secret(sender, "over real HTTPS")
+        assert shared.link.startswith(f"{stack.base}/s/")
+        # The QR code comes from a module script (.mjs) that nginx serves.
+        expect(sender.get_by_test_id("qr").locator("svg")).to_be_visible()
+        open_link(reader, shared.link)
+        assert read_message(reader) == "over real HTTPS"
+        reader.reload()
+        assert_burned(reader)
+    finally:
+        sender_context.close()
+        reader_context.close()
+    assert problems == []
 
 
 # --- TLS quality ----------------------------------------------------------------------
