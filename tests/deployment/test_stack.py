@@ -32,7 +32,7 @@ import requests
 from cryptography import x509
 from playwright.sync_api import expect, sync_playwright
 
-from mayfly import crypto
+from mayfly import asset_version, crypto
 from mayfly.api import max_body_bytes
 from mayfly.client import Client, Link
 from mayfly.config import load
@@ -379,12 +379,15 @@ def test_http_answers_acme_challenges_without_redirecting(stack):
 
 
 def test_static_files_come_from_nginx_with_long_caching(stack):
-    response = stack.session().get(f"{stack.base}/static/{FIXTURE_NAME}", timeout=10)
+    versioned = f"{stack.base}/static/{asset_version()}/{FIXTURE_NAME}"
+    response = stack.session().get(versioned, timeout=10)
     # The file exists only in nginx's static directory, not in the app's package.
     assert response.status_code == 200 and response.text == FIXTURE_TEXT
-    assert response.headers["Cache-Control"] == "max-age=2592000"
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "Strict-Transport-Security" in response.headers
+    plain = stack.session().get(f"{stack.base}/static/{FIXTURE_NAME}", timeout=10)
+    assert plain.text == FIXTURE_TEXT and plain.headers["Cache-Control"] == "no-cache"
     missing = stack.session().get(f"{stack.base}/static/nope.js", timeout=10)
     assert missing.status_code == 404 and "<center>nginx</center>" in missing.text
 
@@ -394,14 +397,15 @@ def test_scripts_are_served_as_javascript(stack):
     scripts = [path for path in static.rglob("*") if path.suffix in {".js", ".mjs"}]
     assert scripts, "the web UI has scripts"
     for path in scripts:
-        url = f"{stack.base}/static/{path.relative_to(static)}"
+        url = f"{stack.base}/static/{asset_version()}/{path.relative_to(static)}"
         response = stack.session().get(url, timeout=10)
         assert response.status_code == 200, url
         assert response.headers["Content-Type"] == "application/javascript", url
 
 
 def test_every_response_carries_one_hsts_header(stack):
-    for path in ("/healthz", "/api/v1/secrets/unknown", f"/static/{FIXTURE_NAME}"):
+    for path in ("/healthz", "/api/v1/secrets/unknown", f"/static/{FIXTURE_NAME}",
+                 f"/static/{asset_version()}/{FIXTURE_NAME}"):
         response = stack.session().get(stack.base + path, timeout=10)
         values = response.raw.headers.getlist("Strict-Transport-Security")
         assert values == ["max-age=63072000; includeSubDomains"], path
