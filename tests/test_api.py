@@ -144,7 +144,8 @@ def test_receipt_needs_the_right_token(client):
     url = f"/api/v1/secrets/{made.id}/receipt"
     assert_problem(client.get(url), 401)
     assert_problem(client.get(url, headers={"Authorization": "Basic eDp5"}), 401)
-    assert_problem(client.get(url, headers=made.auth(made.token[:-1] + "A")), 403)
+    other = "B" if made.token.endswith("A") else "A"
+    assert_problem(client.get(url, headers=made.auth(made.token[:-1] + other)), 403)
 
 
 def test_sender_can_burn_early(client):

@@ -201,3 +201,13 @@ def test_compiled_catalogue_matches_its_source(language):
     want = {m.id: m.string for m in source if m.id and m.string and not m.fuzzy}
     have = {m.id: m.string for m in compiled if m.id}
     assert have == want, "run: pybabel compile -d src/mayfly/translations"
+
+
+def test_pages_link_assets_under_a_digest_of_their_content(client):
+    from mayfly import asset_version
+
+    page = client.get("/").get_data(as_text=True)
+    assert f"/static/{asset_version()}/js/compose.js" in page
+    assert f"/static/{asset_version()}/css/mayfly.css" in page
+    with client.get(f"/static/{asset_version()}/js/crypto.js") as script:
+        assert script.status_code == 200

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from functools import cache
+from importlib.resources import files
 
 from flask import Flask
 
 __version__ = "0.1.0"
+
+
+@cache
+def asset_version() -> str:
+    """A digest of every static file: assets change URL whenever they change.
+
+    Pages link /static/<digest>/...; ES modules import their neighbours by
+    relative URLs, so a whole release's scripts move together and a long cache
+    can never mix an old module with a new one.
+    """
+    digest = hashlib.sha256()
+    stack = [(files("mayfly").joinpath("static"), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            path = f"{prefix}/{entry.name}"
+            if entry.is_dir():
+                stack.append((entry, path))
+            else:
+                digest.update(path.encode() + b"\0" + entry.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
@@ -16,7 +40,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     from .rules import Rules
     from .storage import open_storage
 
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_relative_config=True,
+                static_url_path=f"/static/{asset_version()}")
     settings = settings_module.load(config)
     data_dir = settings.data_dir or app.instance_path
     storage = open_storage(settings.storage_url, data_dir, settings.sqlite_synchronous)

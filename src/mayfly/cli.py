@@ -202,12 +202,19 @@ def status(receipt_link):
 
     Example: mayfly status 'https://secrets.example.org/r/ID#TOKEN'
     """
+    click.echo(_receipt_after(receipt_link))
+
+
+def _receipt_after(receipt_link: str, burn_first: bool = False) -> str:
+    """Fetch (after burning, if asked) and describe the receipt a link names."""
     try:
         parsed = Link.parse(receipt_link, kind="r")
-        receipt = _client(parsed.base).receipt(parsed)
+        client = _client(parsed.base)
+        if burn_first:
+            client.burn(parsed)
+        return describe_receipt(client.receipt(parsed))
     except ClientError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(describe_receipt(receipt))
 
 
 def describe_receipt(receipt: dict) -> str:
@@ -231,14 +238,7 @@ def burn(receipt_link):
 
     Example: mayfly burn 'https://secrets.example.org/r/ID#TOKEN'
     """
-    try:
-        parsed = Link.parse(receipt_link, kind="r")
-        client = _client(parsed.base)
-        client.burn(parsed)
-        receipt = client.receipt(parsed)
-    except ClientError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(describe_receipt(receipt))
+    click.echo(_receipt_after(receipt_link, burn_first=True))
 
 
 @main.command()
