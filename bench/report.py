@@ -224,11 +224,14 @@ def markdown(results: dict) -> str:
       " same main configuration: Debian's defaults, gzip on), one uWSGI per stack from the"
       " same ini, a redis-server of its own for each Redis user, and stops them all at the"
       " end.")
-    w("- The uWSGI configuration is `deployment/uwsgi/mayfly.ini` when the tree has it"
-      " (with `module` swapped for each app), else its equivalent in `bench/stack.py`; the"
-      " nginx site is the plain-HTTP equivalent of the deployment's (same `uwsgi_params`,"
-      " body limit, static alias, access log), without TLS. The line at the top of this"
-      " page says which ran.")
+    w("- Configuration: `deployment/uwsgi/mayfly.ini` (with `module` swapped for each app)"
+      " and `deployment/nginx/mayfly.conf` rendered as the installer does: HTTPS on"
+      " loopback with a throw-away self-signed certificate, and the API's flood limit"
+      " (`limit_req`) raised to 1,000,000 r/s since the app's own limits are off too. A"
+      " tree without those files gets their equivalents from `bench/stack.py` (plain"
+      " HTTP); the line at the top of this page says which ran. The nginx `return 200`"
+      " ceiling answers over the same TLS. wrk speaks HTTP/1.1 with keep-alive over TLS,"
+      " Chromium HTTP/2.")
     w("- Ceilings: nginx `return 200` alone, and `bench/hello.py` (a Flask app answering a"
       " constant) under the same uWSGI and nginx configuration.")
     w("- mayfly runs with rate limits off (`MAYFLY_RATE_LIMIT_*=\"\"`), `MAYFLY_PROXY_COUNT=1`"

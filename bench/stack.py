@@ -14,6 +14,7 @@ so the benchmark switches to the real files the day they land.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,6 +26,10 @@ from importlib.resources import files
 from pathlib import Path
 
 import requests
+import urllib3
+
+# The deployment's site is HTTPS; on loopback it gets a throw-away self-signed certificate.
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENT = ROOT / "deployment"
@@ -148,23 +153,85 @@ def uwsgi_ini(module: str, socket_path: Path, processes: int = PROCESSES) -> str
     return text + f"pythonpath = {ROOT}\n"
 
 
-def nginx_site(listen: str, socket_path: Path, logs: Path) -> str:
-    """One site proxying to a uWSGI socket.
+SITE_TEMPLATE = DEPLOYMENT / "nginx" / "mayfly.conf"
+DOMAIN = "mayfly.test"
 
-    The deployment's site is HTTPS with a certificate, OCSP and a flood limit;
-    until the benchmark renders it (bench/README: TLS on loopback needs a
-    throw-away certificate), this is its plain-HTTP equivalent: the same
-    uwsgi_params, body limit, static alias and access log per request.
+
+def uses_tls() -> bool:
+    """Whether the stacks run the deployment's (HTTPS) nginx site."""
+    return SITE_TEMPLATE.exists()
+
+
+def scheme() -> str:
+    return "https" if uses_tls() else "http"
+
+
+def tls_files(root: Path) -> dict[str, str]:
+    """A self-signed certificate for DOMAIN and the ffdhe2048 group, made once per run."""
+    tls = root / "tls"
+    files_ = {"cert": tls / "cert.pem", "key": tls / "key.pem", "dhparam": tls / "dh.pem"}
+    if not files_["dhparam"].exists():
+        tls.mkdir(parents=True, exist_ok=True)
+        openssl = tool("openssl")
+        subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                        f"/CN={DOMAIN}", "-addext", f"subjectAltName=DNS:{DOMAIN},IP:127.0.0.1",
+                        "-keyout", str(files_["key"]), "-out", str(files_["cert"])],
+                       check=True, capture_output=True)
+        subprocess.run([openssl, "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt",
+                        "group:ffdhe2048", "-out", str(files_["dhparam"])],
+                       check=True, capture_output=True)
+    return {k: str(v) for k, v in files_.items()}
+
+
+def nginx_site(socket_path: Path, root: Path) -> str:
+    """One site proxying to a uWSGI socket, with {listen} and {logs} left to fill in.
+
+    deployment/nginx/mayfly.conf when the tree has it, rendered as the installer
+    would (HTTPS with a self-signed certificate, the flood limit raised out of
+    the way as the app's own limits are); else its plain-HTTP equivalent.
     """
-    return FALLBACK_SITE.format(listen=listen, socket=socket_path, logs=logs,
-                                static=static_dir(), body_limit=BODY_LIMIT)
+    if not uses_tls():
+        return FALLBACK_SITE.format(listen="{listen}", socket=socket_path, logs="{logs}",
+                                    static=static_dir(), body_limit=BODY_LIMIT)
+    tls = tls_files(root)
+    values = {
+        "LISTEN_HTTP": f"listen 127.0.0.1:{free_port()};",
+        "LISTEN_HTTPS": "listen {listen} ssl http2;",
+        "DOMAIN": DOMAIN, "HTTPS_PORT_SUFFIX": "",
+        "NGINX_LOG_DIR": "{logs}", "ACME_ROOT": "{logs}",
+        "TLS_CERT": tls["cert"], "TLS_KEY": tls["key"], "TLS_CHAIN": tls["cert"],
+        "TLS_DHPARAM": tls["dhparam"],
+        "API_RATE": "1000000r/s", "API_BURST": "1000000",
+        "BODY_LIMIT": BODY_LIMIT, "STATIC_DIR": static_dir(), "SOCKET": str(socket_path),
+    }
+    text = SITE_TEMPLATE.read_text()
+    for name, value in values.items():
+        text = text.replace(f"@{name}@", value)
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise RuntimeError(f"{SITE_TEMPLATE}: placeholders the benchmark does not fill: {left}")
+    return text
+
+
+def ceiling_site(root: Path) -> str:
+    """nginx `return 200`, over TLS too when the stacks use the deployment's HTTPS site."""
+    if not uses_tls():
+        return CEILING_SITE
+    tls = tls_files(root)
+    return CEILING_SITE.replace("listen {listen};", (
+        "listen {listen} ssl http2;\n"
+        f"    ssl_certificate {tls['cert']};\n    ssl_certificate_key {tls['key']};\n"
+        "    ssl_protocols TLSv1.2 TLSv1.3;"))
 
 
 def site_source() -> str:
     """Say which files configured the stacks, for the report."""
     ini = DEPLOYMENT / "uwsgi" / "mayfly.ini"
     uwsgi = "deployment/uwsgi/mayfly.ini" if ini.exists() else "bench/stack.py FALLBACK_UWSGI"
-    return f"uWSGI: {uwsgi}; nginx: bench/stack.py FALLBACK_SITE (plain HTTP)"
+    nginx = ("deployment/nginx/mayfly.conf (HTTPS, self-signed certificate on loopback)"
+             if uses_tls() else "bench/stack.py FALLBACK_SITE (plain HTTP)")
+    return f"uWSGI: {uwsgi}; nginx: {nginx}"
 
 
 class Process:
@@ -212,7 +279,7 @@ def wait_for(url: str, process: Process, deadline: float = 60) -> None:
         if not process.alive():
             raise RuntimeError(f"server exited early:\n{process.tail()}")
         try:
-            if requests.get(url, timeout=2).status_code < 500:
+            if requests.get(url, timeout=2, verify=False).status_code < 500:
                 return
         except requests.RequestException:
             pass
@@ -226,7 +293,7 @@ class Nginx:
     def __init__(self, workdir: Path, site: str):
         self.dir = workdir
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{scheme()}://127.0.0.1:{self.port}"
         for sub in ("tmp", "logs"):
             (workdir / sub).mkdir(parents=True, exist_ok=True)
         user = "user root;" if os.geteuid() == 0 else ""
@@ -304,7 +371,7 @@ class Stack:
         self.probe = probe
         self.socket = self.dir / "uwsgi.sock"
         self.uwsgi: Process | None = None
-        self.nginx = Nginx(self.dir / "nginx", nginx_site("{listen}", self.socket, "{logs}"))
+        self.nginx = Nginx(self.dir / "nginx", nginx_site(self.socket, workdir))
         self.url = self.nginx.url
 
     def start(self) -> Stack:
@@ -347,7 +414,7 @@ class Ceiling:
 
     def __init__(self, workdir: Path):
         self.name = "nginx"
-        self.nginx = Nginx(workdir / "nginx-ceiling", CEILING_SITE)
+        self.nginx = Nginx(workdir / "nginx-ceiling", ceiling_site(workdir))
         self.url = self.nginx.url
 
     def __enter__(self) -> Ceiling:
