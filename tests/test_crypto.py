@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import struct
 import unicodedata
 from pathlib import Path
@@ -170,3 +171,19 @@ def test_pack_seal_unseal_unpack_round_trips(text, files, data):
 @given(st.binary(max_size=100))
 def test_b64_round_trips(data):
     assert crypto.b64decode(crypto.b64encode(data)) == data
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 196_607, 196_608, 196_609, 600_001])
+def test_large_values_cross_slice_boundaries_intact(size):
+    data = os.urandom(size)
+    text = crypto.b64encode(data)
+    assert b"".join(crypto.b64encode_slices(data)).decode() == text
+    assert crypto.b64encoded_length(size) == len(text)
+    assert crypto.b64decode(text) == data
+
+
+@given(st.binary(max_size=2000))
+def test_slices_and_length_agree_with_the_plain_encoding(data):
+    text = crypto.b64encode(data)
+    assert b"".join(crypto.b64encode_slices(data)).decode() == text
+    assert crypto.b64encoded_length(len(data)) == len(text)

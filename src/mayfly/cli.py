@@ -92,7 +92,7 @@ def serve(host: str, port: int, processes: int):
         "--processes", str(processes), "--module", "mayfly.wsgi:app", "--need-app",
         "--die-on-term", "--strict", "--vacuum", "--thunder-lock", "--single-interpreter",
         # Each worker builds its own app after the fork: no connection, lock or
-        # thread (Flask-Limiter's timer) is ever shared with the master.
+        # thread (a memory rate-limit store's timer) is shared with the master.
         "--lazy-apps",
         "--static-map", f"/static={static}", "--disable-logging",
     ]

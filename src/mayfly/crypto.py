@@ -13,8 +13,10 @@ import binascii
 import hashlib
 import json
 import os
+import re
 import struct
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
@@ -39,24 +41,53 @@ INFO_ACCESS_PROOF = b"mayfly/v1 access-proof"
 INFO_CONTENT_KEY = b"mayfly/v1 content-key"
 
 
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_VALID = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+# Work in slices so that a 10 MiB ciphertext never has several whole copies
+# alive at once; a multiple of 4 characters (3 bytes) keeps slices independent.
+_SLICE = 4 * 65536
+
+
 def b64encode(data: bytes) -> str:
     """Encode bytes as unpadded base64url, the only encoding of the protocol."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def b64encode_slices(data: bytes) -> Iterator[bytes]:
+    """The unpadded base64url of data, as ASCII slices (for large responses)."""
+    step = _SLICE // 4 * 3
+    view = memoryview(data)
+    for start in range(0, len(data), step):
+        yield base64.urlsafe_b64encode(view[start : start + step]).rstrip(b"=")
+
+
+def b64encoded_length(size: int) -> int:
+    """How many characters unpadded base64url needs for ``size`` bytes."""
+    return (4 * size + 2) // 3
+
+
 def b64decode(text: str) -> bytes:
     """Decode unpadded base64url strictly; raise ValueError on anything else."""
-    if not isinstance(text, str) or "=" in text or len(text) % 4 == 1:
+    return bytes(b64decode_large(text))
+
+
+def b64decode_large(text: str) -> bytearray:
+    """b64decode into one buffer of the exact size: no whole copy of a large value."""
+    if not isinstance(text, str) or len(text) % 4 == 1 or not _VALID.fullmatch(text):
         raise ValueError("not unpadded base64url")
-    try:
-        raw = text.encode("ascii")
-        data = base64.b64decode(raw + b"=" * (-len(raw) % 4), altchars=b"-_", validate=True)
-    except (UnicodeEncodeError, binascii.Error) as exc:
-        raise ValueError("not unpadded base64url") from exc
-    # Reject non-canonical encodings (stray bits in the last character).
-    if b64encode(data) != text:
+    # Canonical only: the bits of the last character beyond the data must be zero.
+    spare_bits = {0: 0, 2: 0b1111, 3: 0b11}[len(text) % 4]
+    if text and _ALPHABET.index(text[-1]) & spare_bits:
         raise ValueError("not canonical base64url")
-    return data
+    decoded = bytearray(len(text) * 3 // 4)
+    position = 0
+    for start in range(0, len(text), _SLICE):
+        piece = text[start : start + _SLICE].encode("ascii").translate(_TO_STANDARD)
+        chunk = binascii.a2b_base64(piece + b"=" * (-len(piece) % 4), strict_mode=True)
+        decoded[position : position + len(chunk)] = chunk
+        position += len(chunk)
+    return decoded
 
 
 @dataclass(frozen=True)

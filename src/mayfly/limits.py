@@ -1,13 +1,31 @@
-"""Rate limits per client address on create and reveal (Flask-Limiter)."""
+"""Rate limits per client address on create and reveal, counted by the ``limits`` library.
+
+``limits`` is the engine under Flask-Limiter, by the same maintainers. We call
+it from the two limited views only: Flask-Limiter's request hook cost about
+90 µs of CPU on every request, limited or not, a third of a metadata GET
+(docs/performance.md).
+"""
 
 from __future__ import annotations
 
-from flask import Flask
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+import functools
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+
+from flask import Flask, request
+from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+from werkzeug.exceptions import TooManyRequests
 
 from .config import Settings
+from .errors import ConfigError
 from .storage import is_redis
+
+log = logging.getLogger(__name__)
 
 # Endpoint -> the setting holding its limit (e.g. "30/minute"; empty: no limit).
 LIMITED = {
@@ -27,21 +45,57 @@ def storage_uri(settings: Settings) -> str:
     return settings.storage_url if is_redis(settings.storage_url) else "memory://"
 
 
-def init_app(app: Flask, settings: Settings) -> Limiter:
+class PerProcessLimiter:
+    """A limiter built on first use in each process, so nothing crosses uWSGI's fork
+    and a limit store that is down when the app starts does not stop the start."""
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self._limiter: FixedWindowRateLimiter | None = None
+        self._pid = 0
+
+    def get(self) -> FixedWindowRateLimiter:
+        if self._limiter is None or self._pid != os.getpid():
+            self._limiter = FixedWindowRateLimiter(storage_from_string(self.uri))
+            self._pid = os.getpid()
+        return self._limiter
+
+
+def _limited(view: Callable, limiter: PerProcessLimiter, scope: str,
+             items: list[RateLimitItem]) -> Callable:
+    @functools.wraps(view)
+    def limited_view(*args, **kwargs):
+        client = request.remote_addr or "unknown"  # the real one, through ProxyFix
+        for item in items:
+            try:
+                allowed = limiter.get().hit(item, "mayfly", scope, client)
+            except Exception:  # any failure of the limit store
+                # A limit store that does not answer must not turn a request
+                # into a 500: it goes on to the secrets' storage, which then
+                # answers 503 (the same Redis) or serves it.
+                log.warning("rate limit storage unavailable; %s not limited", scope)
+                continue
+            if not allowed:
+                reset = limiter.get().get_window_stats(item, "mayfly", scope, client).reset_time
+                raise TooManyRequests(retry_after=max(1, math.ceil(reset - time.time())))
+        return view(*args, **kwargs)
+
+    return limited_view
+
+
+def init_app(app: Flask, settings: Settings) -> PerProcessLimiter | None:
     """Wrap the limited views; counters live where storage_uri says."""
-    limiter = Limiter(
-        get_remote_address,
-        app=app,
-        storage_uri=storage_uri(settings),
-        headers_enabled=True,
-        key_prefix="mayfly",
-        # A limit store that does not answer must not turn a request into a
-        # 500: the request goes on to the secrets' storage, which then answers
-        # 503 (the same Redis) or serves it.
-        swallow_errors=True,
-    )
-    for endpoint, setting in LIMITED.items():
-        limit = getattr(settings, setting)
-        if limit:
-            app.view_functions[endpoint] = limiter.limit(limit)(app.view_functions[endpoint])
+    rules = {endpoint: getattr(settings, setting) for endpoint, setting in LIMITED.items()}
+    rules = {endpoint: limit for endpoint, limit in rules.items() if limit}
+    if not rules:
+        return None
+    limiter = PerProcessLimiter(storage_uri(settings))
+    for endpoint, limit in rules.items():
+        try:
+            items = parse_many(limit)
+        except ValueError:
+            name = LIMITED[endpoint].upper()
+            raise ConfigError(f"MAYFLY_{name}: {limit!r} is not a limit like 30/minute") from None
+        app.view_functions[endpoint] = _limited(app.view_functions[endpoint], limiter,
+                                                endpoint, items)
     return limiter

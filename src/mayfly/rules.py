@@ -43,9 +43,9 @@ REVEAL_FIELDS = {"link_proof", "access_proof"}
 class NewSecret:
     """A validated creation request."""
 
-    ciphertext: bytes
-    link_proof_hash: bytes
-    access_proof_hash: bytes
+    ciphertext: bytes | bytearray  # bytes-like: a 10 MiB value is not copied again
+    link_proof_hash: bytes | bytearray
+    access_proof_hash: bytes | bytearray
     kdf: dict | None
     expires_in: int
     max_views: int
@@ -70,12 +70,12 @@ def _int(body: dict, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _bytes(body: dict, name: str, size: int | None = None) -> bytes:
+def _bytes(body: dict, name: str, size: int | None = None) -> bytes | bytearray:
     value = body.get(name)
     if not isinstance(value, str):
         raise InvalidInput(f"{name} is required, as a base64url string", field=name)
     try:
-        data = crypto.b64decode(value)
+        data = crypto.b64decode_large(value)
     except ValueError:
         raise InvalidInput(f"{name} is not unpadded base64url", field=name) from None
     if size is not None and len(data) != size:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from collections.abc import Callable, Iterable
+
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
@@ -32,25 +34,45 @@ COMMON = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
 }
+COMMON_ITEMS = tuple(COMMON.items())
 
 
-def _headers(response: Response) -> Response:
-    response.headers.update(COMMON)
-    is_static = request.path.startswith("/static/")
-    if not is_static:
-        # Nothing but static assets may be kept by a browser or a proxy.
-        response.headers["Cache-Control"] = "no-store"
-    if "Content-Security-Policy" not in response.headers:
-        is_page = response.mimetype == "text/html"
-        response.headers["Content-Security-Policy"] = PAGE_CSP if is_page else API_CSP
-    if request.is_secure:
-        response.headers["Strict-Transport-Security"] = HSTS
-    return response
+class SecurityHeaders:
+    """WSGI middleware adding the headers to every response, whatever produced it.
+
+    Plain tuples appended at start_response: Werkzeug's Headers.set validates
+    and scans the list for each header, which made an after_request hook a
+    fifth of a metadata GET's CPU.
+    """
+
+    def __init__(self, app: Callable):
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        is_static = environ.get("PATH_INFO", "").startswith("/static/")
+        is_secure = environ.get("wsgi.url_scheme") == "https"
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info=None):
+            names = {name.lower() for name, _ in headers}
+            if not is_static:
+                # Nothing but static assets may be kept by a browser or a proxy.
+                headers[:] = [h for h in headers if h[0].lower() != "cache-control"]
+                headers.append(("Cache-Control", "no-store"))
+            if "content-security-policy" not in names:
+                content_type = next((v for n, v in headers if n.lower() == "content-type"), "")
+                is_page = content_type.startswith("text/html")
+                headers.append(("Content-Security-Policy", PAGE_CSP if is_page else API_CSP))
+            if is_secure:
+                headers.append(("Strict-Transport-Security", HSTS))
+            headers.extend(COMMON_ITEMS)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Add the headers; trust X-Forwarded-* from exactly ``proxy_count`` proxies."""
-    app.after_request(_headers)
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)
     if settings.proxy_count:
         count = settings.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)

@@ -98,9 +98,17 @@ def current_language() -> str:
     return "zh_CN" if get_locale().language == "zh" else "en"
 
 
+def js_strings() -> dict[str, str]:
+    """JS_STRINGS in the page's language, translated once per language and process."""
+    translated = current_app.extensions.setdefault("mayfly.js_strings", {})
+    language = current_language()
+    if language not in translated:
+        translated[language] = {key: str(text) for key, text in JS_STRINGS.items()}
+    return translated[language]
+
+
 def _page(template: str, status: int = 200, **context) -> Response:
-    body = render_template(template, js_strings={k: str(v) for k, v in JS_STRINGS.items()},
-                           **context)
+    body = render_template(template, js_strings=js_strings(), **context)
     return Response(body, status=status, mimetype="text/html")
 
 

@@ -401,6 +401,7 @@ def test_scripts_are_served_as_javascript(stack):
         response = stack.session().get(url, timeout=10)
         assert response.status_code == 200, url
         assert response.headers["Content-Type"] == "application/javascript", url
+        assert response.headers["Content-Encoding"] == "gzip", url
 
 
 def test_every_response_carries_one_hsts_header(stack):

@@ -9,6 +9,7 @@ before the ciphertext leaves the server.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -89,23 +90,41 @@ class SQLiteStorage(Storage):
             local.db, local.pid = self._connect(), os.getpid()
         return local.db
 
+    def _writer_lock(self) -> int:
+        local = self._local
+        if getattr(local, "lock_pid", None) != os.getpid():
+            local.lock = os.open(self.path + ".writer", os.O_RDWR | os.O_CREAT, 0o600)
+            local.lock_pid = os.getpid()
+        return local.lock
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction: committed whole or rolled back whole."""
+        """One IMMEDIATE transaction: committed whole or rolled back whole.
+
+        Writers first queue on a kernel file lock: SQLite's own busy handler
+        sleeps with a growing back-off (up to 100 ms) and wakes late, while
+        flock hands the lock over the moment it is released. SQLite's lock
+        still guarantees atomicity; this one only orders the waiting.
+        """
+        lock = self._writer_lock()
+        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StorageUnavailable() from exc
-        try:
-            yield db
-            db.execute("COMMIT")
-        except BaseException as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
+            try:
+                db = self._db()
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
                 raise StorageUnavailable() from exc
-            raise
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StorageUnavailable() from exc
+                raise
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _read(self, sql: str, args: tuple) -> tuple | None:
         try:
@@ -243,7 +262,9 @@ class SQLiteStorage(Storage):
         self._read("SELECT count(*) FROM counters", ())
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None and self._local.pid == os.getpid():
-            db.close()
+        local = self._local
+        if getattr(local, "pid", None) == os.getpid():
+            local.db.close()
+        if getattr(local, "lock_pid", None) == os.getpid():
+            os.close(local.lock)
         self._local = threading.local()
