@@ -35,7 +35,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 APT_PACKAGES = ["nginx", "certbot", "python3-certbot-nginx", "python3-venv", "openssl"]
 # Settings the installer decides; everything else in mayfly.env is the operator's.
-MANAGED_SETTINGS = ("MAYFLY_DATA_DIR", "MAYFLY_PUBLIC_URL", "MAYFLY_PROXY_COUNT")
+MANAGED_SETTINGS = ("MAYFLY_DATA_DIR", "MAYFLY_PUBLIC_URL", "MAYFLY_PROXY_COUNT",
+                    "MAYFLY_PURGE_INTERVAL")
 OPTIONAL_SETTINGS = """\
 # Optional settings (uncomment to change; `systemctl restart mayfly` applies them,
 # re-run the installer after changing MAYFLY_MAX_CIPHERTEXT_BYTES so nginx agrees).
@@ -404,7 +405,8 @@ def install(opts: Options, runner: Runner) -> None:
     runner.step("Settings")
     existing = layout.env_file.read_text() if layout.env_file.is_file() else None
     settings = {"MAYFLY_DATA_DIR": str(layout.data_dir), "MAYFLY_PUBLIC_URL": opts.public_url,
-                "MAYFLY_PROXY_COUNT": "1", **opts.env}
+                # mayfly-purge.timer purges: no request waits for a large purge.
+                "MAYFLY_PROXY_COUNT": "1", "MAYFLY_PURGE_INTERVAL": "0", **opts.env}
     env_text = env_file_text(existing, settings)
     runner.write(layout.env_file, env_text, 0o640)
     env = parse_env(env_text)

@@ -3,9 +3,11 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$ROOT/scripts/lib.sh"
-mapfile -t packages < <(grep -v '^\s*#' "$ROOT/scripts/apt-packages.txt" | grep -v '^\s*$')
+# The benchmark's smoke test (tests/test_bench.py) runs too: its tools are installed here.
+mapfile -t packages < <(cat "$ROOT/scripts/apt-packages.txt" "$ROOT/scripts/bench-apt-packages.txt" \
+    | grep -v '^\s*#' | grep -v '^\s*$' | sort -u)
 apt_install "${packages[@]}"
-venv_install test
+venv_install "test,bench"
 cd "$ROOT"
 "$VENV/bin/ruff" check src tests bench
 exec "$VENV/bin/python" -m pytest "$@"
