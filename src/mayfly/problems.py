@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .errors import MayflyError
@@ -30,8 +30,6 @@ def wants_page() -> bool:
 
 
 def _page_or_problem(response: Response, error: Exception) -> Response:
-    from flask import current_app
-
     render = current_app.extensions.get("mayfly.error_page")
     if render is not None and wants_page():
         return render(response.status_code, error)
