@@ -16,7 +16,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
@@ -39,27 +39,23 @@ LIFETIMES = [(300, _l("5 minutes")), (3600, _l("1 hour")), (86_400, _l("1 day"))
 # templates and handed to the page as non-executable JSON.
 JS_STRINGS = {
     "empty": _l("Write a message or attach a file first."),
-    "too_large": _l("This is too large: the limit is %(limit)s."),
+    "too_large": _l("Too large: encrypted, this comes to %(used)s, over the %(limit)s limit."),
     "encrypting": _l("Encrypting…"),
     "create": _l("Create a secret link"),
     "copied": _l("Copied"),
     "copy": _l("Copy"),
-    "copy_failed": _l("Select the text and copy it by hand."),
+    "copy_failed": _l("Could not copy: select the text and copy it by hand."),
     "show": _l("Show"),
     "hide": _l("Hide"),
     "remove": _l("Remove"),
-    "size_of": _l("%(used)s of %(limit)s"),
+    "size_of": _l("Encrypted size: %(used)s of the %(limit)s limit"),
     "expires": _l("Expires %(when)s"),
-    "views_allowed": _l("Can be read %(n)s time(s)."),
-    "views_left": _l("%(n)s more view(s) left before it burns."),
     "last_view": _l("This was the last view: the message is now destroyed."),
-    "wrong_passphrase": _l("Wrong passphrase, %(n)s attempt(s) left."),
     "need_passphrase": _l("Enter the passphrase."),
     "decrypting": _l("Decrypting…"),
     "read": _l("Read the message"),
     "download": _l("Download"),
     "state_waiting": _l("Waiting: not read yet."),
-    "state_waiting_some": _l("Waiting: read %(used)s of %(max)s time(s), last at %(when)s."),
     "state_read": _l("Read at %(when)s. The message is destroyed."),
     "state_burned": _l("You burned it at %(when)s."),
     "state_failed": _l("Burned at %(when)s after too many wrong passphrases."),
@@ -71,8 +67,51 @@ JS_STRINGS = {
     "oops_server": _l("Something went wrong on the server. Nothing was changed; try again "
                       "shortly."),
     "oops_refused": _l("The server refused the request: %(detail)s"),
+    "oops_unavailable": _l("The storage is unavailable; nothing was changed. Try again shortly."),
     "oops_receipt": _l("This receipt link is incomplete or not valid."),
+    "leave_draft": _l("Switching the language reloads the page: your draft would be lost."),
+    "leave_link": _l("Switching the language reloads the page: the secret link shown here "
+                     "would be lost. Copy it first."),
+    "leave_message": _l("Switching the language reloads the page: this message would be gone "
+                        "for good."),
 }
+
+
+
+def _n(singular: str, plural: str) -> tuple[str, str]:
+    """Mark an English singular and plural for extraction (pybabel -k _n:1,2)."""
+    return singular, plural
+
+
+# Strings the JavaScript shows for a count n, as (singular, plural); the page
+# gets each in every plural form of its language (see js_plurals).
+JS_PLURALS = {
+    "views_allowed": _n("Can be read %(n)s time.", "Can be read %(n)s times."),
+    "views_left": _n("%(n)s more view left before it burns.",
+                     "%(n)s more views left before it burns."),
+    "wrong_passphrase": _n("Wrong passphrase, %(n)s attempt left.",
+                           "Wrong passphrase, %(n)s attempts left."),
+    "state_waiting_some": _n("Waiting: read %(used)s of %(n)s time, last at %(when)s.",
+                             "Waiting: read %(used)s of %(n)s times, last at %(when)s."),
+    "rate_limited": _n("Too many tries: wait %(n)s second, then try again.",
+                       "Too many tries: wait %(n)s seconds, then try again."),
+}
+
+
+def js_plurals() -> dict[str, dict[str, str]]:
+    """JS_PLURALS in the page's language: CLDR category (one, few, other...) -> text.
+
+    The browser picks the category with Intl.PluralRules; each category's text
+    is the catalogue's form for a number of that category.
+    """
+    rule = get_locale().plural_form
+    samples: dict[str, int] = {}
+    for number in range(1000):
+        samples.setdefault(rule(number), number)
+    translations = get_translations()
+    return {key: {category: translations.ungettext(singular, plural, number)
+                  for category, number in samples.items()}
+            for key, (singular, plural) in JS_PLURALS.items()}
 
 
 def rules() -> Rules:
@@ -104,6 +143,7 @@ def js_strings() -> dict[str, str]:
     language = current_language()
     if language not in translated:
         translated[language] = {key: str(text) for key, text in JS_STRINGS.items()}
+        translated[language].update(js_plurals())
     return translated[language]
 
 

@@ -39,7 +39,7 @@ def test_wrong_passphrase_leaves_the_message_then_the_right_one_reads_it(sender,
     open_link(reader, shared.link)
     reader.get_by_test_id("passphrase-input").fill("wrong horse")
     reader.get_by_test_id("read").click()
-    expect(reader.get_by_test_id("read-hint")).to_contain_text("4 attempt(s) left")
+    expect(reader.get_by_test_id("read-hint")).to_contain_text("4 attempts left")
     expect(reader.get_by_test_id("notification")).to_be_visible()
 
     assert read_message(reader, passphrase="correct horse") == SECRET

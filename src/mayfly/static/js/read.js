@@ -1,11 +1,11 @@
 // The notification and the message: nothing is spent until the reader presses Read.
-import "./common.js";
+import { warnBeforeLeaving } from "./common.js";
 import { ApiError, revealSecret, secretMetadata } from "./api.js";
 import {
   b64decode, b64encode, DecryptionFailed, deriveKeys, KEY_BYTES, kdfFromJson, unpack, unseal,
 } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
-import { formatBytes, t } from "./i18n.js";
+import { formatBytes, t, tn } from "./i18n.js";
 
 const app = document.querySelector(".app");
 const secretId = app.dataset.secretId;
@@ -51,7 +51,7 @@ function showMessage(message, viewsLeft) {
   const list = byId("attachments");
   list.replaceChildren(...message.files.map(download));
   list.hidden = message.files.length === 0;
-  byId("views-left").textContent = viewsLeft > 0 ? t("views_left", { n: viewsLeft })
+  byId("views-left").textContent = viewsLeft > 0 ? tn("views_left", viewsLeft)
     : t("last_view");
   showSection(byId("message"));
 }
@@ -80,17 +80,24 @@ function fail(error) {
       ashes();
       return;
     }
-    hint(readHint, t("wrong_passphrase", { n: left }));
+    hint(readHint, tn("wrong_passphrase", left));
     passphraseInput.select();
     passphraseInput.focus();
   } else if (error.kind === "forbidden") {
     oops(t("oops_damaged"));
   } else if (error.kind === "unreachable") {
     hint(readHint, t("oops_unreachable"));
+  } else if (error.kind === "rate-limited") {
+    // Nothing was spent: say how long to wait, and keep the Read button.
+    hint(readHint, tn("rate_limited", error.retryAfter || 60));
+  } else if (error.kind === "unavailable") {
+    hint(readHint, t("oops_unavailable"));
   } else {
     oops(t("oops_server"));
   }
 }
+
+warnBeforeLeaving(() => (byId("message").hidden ? "" : t("leave_message")));
 
 const key = linkKey();
 if (key === null) {
@@ -113,6 +120,10 @@ if (key === null) {
     } finally {
       readButton.disabled = false;
       readButton.textContent = t("read");
+    }
+    // Still on the form (a hint, not a new view): focus back where it was, not <body>.
+    if (document.activeElement === document.body && !byId("notification").hidden) {
+      (passphraseInput ?? readButton).focus();
     }
   });
 }
