@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mayfly import config, create_app
+from mayfly import app_rules, config, create_app
 from mayfly.errors import ConfigError
 
 
@@ -64,4 +64,4 @@ def test_sqlite_urls_are_relative_to_the_data_dir_or_absolute(tmp_path):
                            "data_dir": str(tmp_path / "elsewhere")})
     assert (tmp_path / "sub" / "rel.db").exists() and (tmp_path / "abs.db").exists()
     for app in (relative, absolute):
-        app.extensions["mayfly"].storage.close()
+        app_rules(app).storage.close()

@@ -11,7 +11,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from mayfly import crypto, web
+from mayfly import app_rules, crypto, web
 from mayfly.errors import StorageUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +68,7 @@ def test_notification_page_changes_nothing(client, app):
         response = client.get(f"/s/{secret_id}", headers={"User-Agent": "Slackbot-LinkExpanding"})
         assert response.status_code == 200
         assert response.headers["Cache-Control"] == "no-store"
-    assert app.extensions["mayfly"].metadata(secret_id).views_left == 1
+    assert app_rules(app).metadata(secret_id).views_left == 1
 
 
 def test_notification_asks_for_no_passphrase_without_one(client):
@@ -95,7 +95,7 @@ def test_storage_failure_is_the_oops_page(client, app, monkeypatch):
     def down(secret_id):
         raise StorageUnavailable()
 
-    monkeypatch.setattr(app.extensions["mayfly"], "metadata", down)
+    monkeypatch.setattr(app_rules(app), "metadata", down)
     response = client.get("/s/" + "A" * 24, headers=HTML)
     assert response.status_code == 503
     body = response.get_data(as_text=True)
@@ -116,7 +116,7 @@ def test_compose_offers_only_allowed_lifetimes(client, offered):
 
 def test_compose_shows_the_size_limit_to_the_script(client, app):
     page = client.get("/").get_data(as_text=True)
-    limit = app.extensions["mayfly"].settings.max_ciphertext_bytes
+    limit = app_rules(app).settings.max_ciphertext_bytes
     assert f'data-max-bytes="{limit}"' in page
 
 

@@ -247,10 +247,10 @@ def purge():
 
     Example: MAYFLY_DATA_DIR=/var/lib/mayfly mayfly purge
     """
-    from . import create_app
+    from . import app_rules, create_app
 
     try:
-        purged = create_app().extensions["mayfly"].purge()
+        purged = app_rules(create_app()).purge()
     except MayflyError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"purged {purged.expired} expired message(s) and {purged.receipts} old receipt(s)")

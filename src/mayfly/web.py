@@ -21,8 +21,8 @@ from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
+from . import app_rules
 from .errors import SecretGone
-from .rules import Rules
 
 bp = Blueprint("web", __name__)
 
@@ -75,10 +75,6 @@ JS_STRINGS = {
 }
 
 
-def rules() -> Rules:
-    return current_app.extensions["mayfly"]
-
-
 def select_locale() -> str:
     """The reader's choice (a cookie), else the browser's Accept-Language, else English."""
     chosen = request.cookies.get(LANG_COOKIE)
@@ -115,7 +111,7 @@ def _page(template: str, status: int = 200, **context) -> Response:
 @bp.get("/")
 def compose():
     """Write a message; the browser encrypts it and shows the link to share."""
-    settings = rules().settings
+    settings = app_rules().settings
     lifetimes = [(seconds, label) for seconds, label in LIFETIMES
                  if settings.min_lifetime <= seconds <= settings.max_lifetime]
     if not lifetimes:
@@ -128,7 +124,7 @@ def compose():
 @bp.get("/s/<secret_id>")
 def notification(secret_id: str):
     """'You have a new message': looks the secret up, never spends a view."""
-    live = rules().metadata(secret_id)  # SecretGone becomes the Ashes page
+    live = app_rules().metadata(secret_id)  # SecretGone becomes the Ashes page
     return _page("notification.html", secret_id=secret_id, passphrase=live.kdf is not None)
 
 
@@ -164,6 +160,7 @@ def init_app(app: Flask) -> None:
     """Pages, languages and friendly error pages."""
     Babel(app, locale_selector=select_locale)
     app.register_blueprint(bp)
+    # problems.py answers every error but knows no templates: the page comes from here.
     app.extensions["mayfly.error_page"] = error_page
 
     @app.context_processor
