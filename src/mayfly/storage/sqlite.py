@@ -224,14 +224,7 @@ class SQLiteStorage(Storage):
             " FROM secrets WHERE id = ? AND keep_until > ?",
             (secret_id, now),
         )
-        if row is None:
-            return None
-        receipt = Receipt(secret_id, *row)
-        if receipt.state == "waiting" and receipt.expires_at <= now:
-            # Expired but not yet purged: say so already.
-            receipt = Receipt(**{**receipt.__dict__, "state": "expired",
-                                 "ended_at": receipt.expires_at})
-        return receipt
+        return None if row is None else Receipt(secret_id, *row)
 
     def purge(self, now: float) -> Purged:
         with self._write() as db:
