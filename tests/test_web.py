@@ -103,15 +103,34 @@ def test_storage_failure_is_the_oops_page(client, app, monkeypatch):
     assert "Traceback" not in body
 
 
+def lifetime_options(client) -> list[tuple[str, bool, str]]:
+    """The compose page's lifetimes: (seconds, selected, label)."""
+    page = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    select = re.search(r'<select id="lifetime".*?</select>', page, re.S)[0]
+    return [(value, bool(selected), label.strip()) for value, selected, label in
+            re.findall(r'<option value="(\d+)"\s*(selected)?\s*>([^<]*)<', select)]
+
+
 @pytest.mark.parametrize("settings_overrides, offered", [
     ({}, ["300", "3600", "86400", "604800"]),
     ({"min_lifetime": 3600, "max_lifetime": 86_400, "default_lifetime": 3600},
      ["3600", "86400"]),
 ])
 def test_compose_offers_only_allowed_lifetimes(client, offered):
-    page = client.get("/").get_data(as_text=True)
-    select = re.search(r'<select id="lifetime".*?</select>', page, re.S)[0]
-    assert re.findall(r'value="(\d+)"', select) == offered
+    assert [value for value, _selected, _label in lifetime_options(client)] == offered
+
+
+@pytest.mark.parametrize("settings_overrides, chosen", [
+    ({}, ("86400", True, "1 day")),
+    ({"default_lifetime": 7200}, ("7200", True, "2 hours")),
+    ({"default_lifetime": 5400}, ("5400", True, "90 minutes")),
+    ({"min_lifetime": 600, "max_lifetime": 1800, "default_lifetime": 900},
+     ("900", True, "15 minutes")),
+])
+def test_compose_preselects_exactly_the_servers_default_lifetime(client, chosen):
+    options = lifetime_options(client)
+    assert chosen in options
+    assert [option for option in options if option[1]] == [chosen]
 
 
 def test_compose_shows_the_size_limit_to_the_script(client, app):
