@@ -12,7 +12,6 @@ from flask import (
     Flask,
     abort,
     current_app,
-    redirect,
     render_template,
     request,
     url_for,
@@ -24,6 +23,7 @@ from werkzeug.wrappers import Response
 from . import app_rules
 from .config import Settings
 from .errors import SecretGone
+from .redirects import local_redirect
 
 bp = Blueprint("web", __name__)
 
@@ -153,11 +153,7 @@ def choose_language(code: str):
     """Remember a language and go back; the browser carries the link's #key across."""
     if code not in LANGUAGES:
         abort(404)
-    target = request.args.get("next", "/")
-    # Only a path on this site: never //other.host or a scheme.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/"
-    response = redirect(target, code=303)
+    response = local_redirect(request.args.get("next", "/"))
     response.set_cookie(LANG_COOKIE, code, max_age=LANG_COOKIE_AGE, samesite="Lax",
                         secure=request.is_secure, httponly=True)
     return response
