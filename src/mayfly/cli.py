@@ -28,7 +28,14 @@ def parse_duration(text: str) -> int:
 
 
 def _client(server: str) -> Client:
-    return Client(server)
+    """A client for the server a link names; its answers are capped by the create limit."""
+    limit = os.environ.get("MAYFLY_MAX_CIPHERTEXT_BYTES", "")
+    if not limit:
+        return Client(server)
+    if not limit.isdigit() or int(limit) < 1024:
+        raise click.ClickException(
+            f"MAYFLY_MAX_CIPHERTEXT_BYTES must be a number of bytes, at least 1024 (got {limit!r})")
+    return Client(server, max_ciphertext_bytes=int(limit))
 
 
 def _passphrase_from_env() -> str | None:
