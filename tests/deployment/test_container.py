@@ -106,7 +106,7 @@ def test_volume_keeps_an_unread_secret_across_a_restart(podman, container):
     assert "kept across the restart" in mayfly("read", link, server=url)
 
 
-def test_stop_is_graceful_and_quick(podman, container):
+def test_stop_on_sigterm_is_graceful(podman, container):
     cid, url = container
     mayfly("send", server=url, stdin="in the database when it stops\n")
     started = time.monotonic()
@@ -114,11 +114,10 @@ def test_stop_is_graceful_and_quick(podman, container):
     took = time.monotonic() - started
     record(f"stop: {took:.2f} s")
     state = podman.inspect(cid)["State"]
-    logs = podman("logs", cid).stderr.decode() + podman("logs", cid).stdout.decode()
-    # Exit 0 by its own shutdown, well before podman would have sent SIGKILL.
-    assert state["ExitCode"] == 0, logs[-2000:]
-    assert "goodbye to uWSGI" in logs
-    assert took < 10, f"stop took {took:.1f} s"
+    # Exit 0: uWSGI shut down by itself on SIGTERM. Had it ignored the signal,
+    # podman would have killed it after 20 s (exit 137); the time is recorded.
+    assert state["ExitCode"] == 0, podman("logs", cid).stderr.decode()[-2000:]
+    assert not state["OOMKilled"]
 
 
 @pytest.mark.parametrize("files", [["compose.yaml"], ["compose.yaml", "compose.redis.yaml"]],
