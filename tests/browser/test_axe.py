@@ -84,6 +84,7 @@ def visit_sender(page: Page, audit: Audit) -> str:
     page.get_by_test_id("create").click()
     expect(page.get_by_test_id("share")).to_be_visible()
     audit(page, "share")
+    page.get_by_test_id("languages").locator("summary").click()
     page.locator("a[data-keep-hash]").first.click()
     expect(page.get_by_test_id("leave-question")).to_be_visible()
     audit(page, "share: the question before a language switch")

@@ -9,13 +9,13 @@ from playwright.sync_api import Page, expect
 
 from ..live import LiveServer
 from ..redis_servers import RedisServer
-from .story import create_secret, open_link, read_message
+from .story import choose_language, create_secret, open_link, read_message
 
 pytestmark = pytest.mark.slow  # real Chromium and uWSGI
 
 
 def switch_language(page: Page, code: str = "zh_CN") -> None:
-    page.get_by_test_id(f"lang-{code}").click()
+    choose_language(page, code)
 
 
 def test_switching_language_on_the_share_page_asks_before_losing_the_link(sender):

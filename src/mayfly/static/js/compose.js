@@ -5,7 +5,7 @@ import {
   b64encode, deriveKeys, kdfToJson, newKdf, newLinkKey, pack, proofHash, seal, sealedSize,
 } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
-import { formatAgainst, formatBytes, formatTime, t, tn } from "./i18n.js";
+import { formatAgainst, formatBytes, formatTime, t } from "./i18n.js";
 import { drawQr } from "./qr.js";
 
 const app = document.querySelector(".app");
@@ -113,7 +113,7 @@ function showShare(created, linkKey, passphrase) {
   document.querySelector("[data-testid=share-expires]").textContent =
     t("expires", { when: formatTime(created.expires_at) });
   document.querySelector("[data-testid=share-views]").textContent =
-    tn("views_allowed", created.views_left);
+    t("views_allowed", { n: created.views_left });
   document.querySelector("[data-testid=share-passphrase]").hidden = passphrase === null;
   drawQr(byId("qr"), link, byId("qr").dataset.label);
   showSection(byId("share"));
@@ -124,7 +124,7 @@ function explain(error) {
   switch (error.kind) {
     case "too-large": return t("too_large", formatAgainst(currentSize(), maxBytes));
     case "unreachable": return t("oops_unreachable");
-    case "rate-limited": return tn("rate_limited", error.retryAfter || 60);
+    case "rate-limited": return t("rate_limited", { n: error.retryAfter || 60 });
     case "unavailable": return t("oops_unavailable");
     case "refused": return t("oops_refused", { detail: error.message });
     default: return t("oops_server");

@@ -3,21 +3,19 @@
 const source = document.getElementById("mayfly-strings");
 const strings = source ? JSON.parse(source.textContent) : {};
 
-/** The page's language as a BCP 47 tag (zh-CN, en). */
+/** The page's language as a BCP 47 tag (zh-CN, pt-BR, en). */
 export const locale = document.documentElement.lang || "en";
+
 const plurals = new Intl.PluralRules(locale);
 
-/** A translated string; %(name)s placeholders are filled from params. */
+/**
+ * A translated string; %(name)s placeholders are filled from params. A string
+ * with a count holds a form per plural category: params.n picks one.
+ */
 export function t(key, params = {}) {
-  const text = Object.hasOwn(strings, key) ? strings[key] : key;
+  let text = Object.hasOwn(strings, key) ? strings[key] : key;
+  if (typeof text === "object") text = text[plurals.select(Number(params.n))] ?? text.other;
   return text.replace(/%\((\w+)\)s/g, (_, name) => String(params[name] ?? ""));
-}
-
-/** A translated string that depends on a count n: the language's plural form for n. */
-export function tn(key, n, params = {}) {
-  const forms = Object.hasOwn(strings, key) ? strings[key] : {};
-  const text = forms[plurals.select(n)] ?? forms.other ?? key;
-  return text.replace(/%\((\w+)\)s/g, (_, name) => String({ n, ...params }[name] ?? ""));
 }
 
 /** An RFC 3339 time, in the reader's language and time zone. */

@@ -5,7 +5,7 @@ import {
   b64decode, b64encode, DecryptionFailed, deriveKeys, KEY_BYTES, kdfFromJson, unpack, unseal,
 } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
-import { formatBytes, t, tn } from "./i18n.js";
+import { formatBytes, t } from "./i18n.js";
 
 const app = document.querySelector(".app");
 const secretId = app.dataset.secretId;
@@ -51,7 +51,7 @@ function showMessage(message, viewsLeft) {
   const list = byId("attachments");
   list.replaceChildren(...message.files.map(download));
   list.hidden = message.files.length === 0;
-  byId("views-left").textContent = viewsLeft > 0 ? tn("views_left", viewsLeft)
+  byId("views-left").textContent = viewsLeft > 0 ? t("views_left", { n: viewsLeft })
     : t("last_view");
   showSection(byId("message"));
 }
@@ -80,7 +80,7 @@ function fail(error) {
       ashes();
       return;
     }
-    hint(readHint, tn("wrong_passphrase", left));
+    hint(readHint, t("wrong_passphrase", { n: left }));
     passphraseInput.select();
     passphraseInput.focus();
   } else if (error.kind === "forbidden") {
@@ -89,7 +89,7 @@ function fail(error) {
     hint(readHint, t("oops_unreachable"));
   } else if (error.kind === "rate-limited") {
     // Nothing was spent: say how long to wait, and keep the Read button.
-    hint(readHint, tn("rate_limited", error.retryAfter || 60));
+    hint(readHint, t("rate_limited", { n: error.retryAfter || 60 }));
   } else if (error.kind === "unavailable") {
     hint(readHint, t("oops_unavailable"));
   } else {

@@ -2,7 +2,7 @@
 import "./common.js";
 import { ApiError, burnSecret, getReceipt } from "./api.js";
 import { byId, hint, showSection } from "./dom.js";
-import { formatTime, t, tn } from "./i18n.js";
+import { formatTime, t } from "./i18n.js";
 
 const app = document.querySelector(".app");
 const secretId = app.dataset.secretId;
@@ -19,8 +19,8 @@ function describe(receipt) {
   const used = receipt.max_views - receipt.views_left;
   switch (receipt.state) {
     case "waiting":
-      return used === 0 ? t("state_waiting") : tn("state_waiting_some", receipt.max_views,
-        { used, when: formatTime(receipt.last_read_at) });
+      return used === 0 ? t("state_waiting") : t("state_waiting_some",
+        { used, max: receipt.max_views, when: formatTime(receipt.last_read_at) });
     case "read": return t("state_read", { when: formatTime(receipt.last_read_at) });
     case "burned": return t("state_burned", { when: formatTime(receipt.ended_at) });
     case "failed": return t("state_failed", { when: formatTime(receipt.ended_at) });
@@ -51,7 +51,7 @@ function fail(error) {
   } else if (error instanceof ApiError && error.kind === "unavailable") {
     oops(t("oops_unavailable"));
   } else if (error instanceof ApiError && error.kind === "rate-limited") {
-    oops(tn("rate_limited", error.retryAfter || 60));
+    oops(t("rate_limited", { n: error.retryAfter || 60 }));
   } else {
     oops(t("oops_server"));
   }
