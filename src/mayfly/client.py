@@ -16,6 +16,7 @@ from . import crypto
 from .errors import DecryptionFailed
 
 GONE = "this message has already been read, has expired or never existed"
+NO_REPLY = "the sender allows no reply to this message, or its receipt is gone"
 
 
 class ClientError(Exception):
@@ -68,6 +69,21 @@ class Link:
             raise ClientError("the link is damaged: its key (after '#') is not valid")
         return key
 
+    def token(self) -> str:
+        """The manage token of a receipt link: the fragment up to its first '.'."""
+        return self.fragment.split(".", 1)[0]
+
+    def receipt_key(self) -> bytes:
+        """The 32-byte reply secret a receipt link carries after its token, '.'-separated."""
+        _token, _dot, rest = self.fragment.partition(".")
+        try:
+            key = crypto.b64decode(rest)
+        except ValueError:
+            key = b""
+        if len(key) != crypto.KEY_BYTES:
+            raise ClientError("this receipt link carries no reply key: replies cannot be read")
+        return key
+
 
 @dataclass(frozen=True)
 class Sent:
@@ -100,9 +116,14 @@ class Client:
         raise _problem_error(response)
 
     def send(self, message: crypto.Message, *, expires_in: int | None = None,
-             max_views: int = 1, passphrase: str | None = None) -> Sent:
-        """Encrypt a message and store it; return the link (with its key) and receipt link."""
+             max_views: int = 1, passphrase: str | None = None, replies: bool = True) -> Sent:
+        """Encrypt a message and store it; return the link (with its key) and receipt link.
+
+        With ``replies``, the receipt link also carries the secret that unwraps
+        the private key readers' replies are encrypted to.
+        """
         link_key = crypto.new_link_key()
+        receipt_key = crypto.new_link_key() if replies else None
         kdf = crypto.Kdf.new() if passphrase else None
         keys = crypto.derive_keys(link_key, passphrase or None, kdf)
         body = {
@@ -112,12 +133,21 @@ class Client:
             "kdf": kdf.to_json() if kdf else None,
             "max_views": max_views,
         }
+        if receipt_key is not None:
+            pair = crypto.new_reply_keys(receipt_key)
+            body["reply_key"] = {
+                "public_key": crypto.b64encode(pair.public_key),
+                "wrapped_private_key": crypto.b64encode(pair.wrapped_private_key),
+            }
         if expires_in is not None:
             body["expires_in"] = expires_in
         created = self._call("POST", "/api/v1/secrets", json=body).json()
+        fragment = created["manage_token"]
+        if receipt_key is not None:
+            fragment += "." + crypto.b64encode(receipt_key)
         return Sent(
             link=f"{created['url']}#{crypto.b64encode(link_key)}",
-            receipt_link=f"{created['receipt_url']}#{created['manage_token']}",
+            receipt_link=f"{created['receipt_url']}#{fragment}",
             id=created["id"],
             expires_at=created["expires_at"],
             views_left=created["views_left"],
@@ -151,13 +181,64 @@ class Client:
 
     def receipt(self, link: Link) -> dict:
         """The sender's receipt."""
-        auth = {"Authorization": f"Bearer {link.fragment}"}
+        auth = {"Authorization": f"Bearer {link.token()}"}
         return self._call("GET", f"/api/v1/secrets/{link.id}/receipt", headers=auth).json()
 
     def burn(self, link: Link) -> None:
         """Burn a secret early."""
-        auth = {"Authorization": f"Bearer {link.fragment}"}
+        auth = {"Authorization": f"Bearer {link.token()}"}
         self._call("DELETE", f"/api/v1/secrets/{link.id}", headers=auth)
+
+    def reply(self, link: Link, message: crypto.Message) -> int:
+        """Encrypt a reply to the sender of the message a link names; return its number."""
+        proof = {"link_proof": crypto.b64encode(crypto.derive_keys(link.key()).link_proof)}
+        try:
+            found = self._call("POST", f"/api/v1/secrets/{link.id}/reply-key", json=proof).json()
+        except Gone:
+            raise ClientError(NO_REPLY) from None
+        if found["replies_left"] < 1:
+            raise ClientError("no reply is left to send: one reply per view of the message")
+        try:
+            public_key = crypto.b64decode(found["public_key"])
+            blob = crypto.seal_reply(public_key, crypto.pack(message))
+        except (ValueError, DecryptionFailed):
+            raise ClientError("the server sent a reply key that is not valid") from None
+        body = {**proof, "ciphertext": crypto.b64encode(blob)}
+        try:
+            posted = self._call("POST", f"/api/v1/secrets/{link.id}/replies", json=body)
+        except Gone:
+            raise ClientError(NO_REPLY) from None
+        return posted.json()["number"]
+
+    def read_replies(self, link: Link) -> list[tuple[int, crypto.Message]]:
+        """Read (and so burn) every unread reply a receipt link's message received."""
+        receipt_key = link.receipt_key()
+        receipt = self.receipt(link)
+        if receipt.get("reply_key") is None:
+            raise ClientError("this message was sent without replies")
+        auth = {"Authorization": f"Bearer {link.token()}"}
+        try:
+            public_key = crypto.b64decode(receipt["reply_key"]["public_key"])
+            scalar = crypto.unwrap_reply_key(
+                receipt_key, crypto.b64decode(receipt["reply_key"]["wrapped_private_key"]))
+        except (ValueError, DecryptionFailed):
+            raise ClientError("the receipt link is damaged: its reply key does not fit") from None
+        replies = []
+        for reply in receipt["replies"]:
+            if reply["read_at"] is not None:
+                continue
+            path = f"/api/v1/secrets/{link.id}/replies/{int(reply['number'])}/reveal"
+            try:
+                revealed = self._call("POST", path, headers=auth).json()
+            except Gone:
+                continue  # read meanwhile, elsewhere: it burned there
+            try:
+                blob = crypto.b64decode(revealed["ciphertext"])
+                message = crypto.unpack(crypto.open_reply(scalar, public_key, blob))
+            except (ValueError, DecryptionFailed):
+                raise ClientError(DecryptionFailed.__doc__.strip()) from None
+            replies.append((int(reply["number"]), message))
+        return replies
 
 
 def _problem_error(response: requests.Response) -> ClientError:

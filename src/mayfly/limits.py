@@ -1,7 +1,7 @@
-"""Rate limits per client address on create and reveal, counted by the ``limits`` library.
+"""Rate limits per client address on the writing endpoints, counted by the ``limits`` library.
 
 ``limits`` is the engine under Flask-Limiter, by the same maintainers. We call
-it from the two limited views only: Flask-Limiter's request hook cost about
+it from the limited views only: Flask-Limiter's request hook cost about
 90 µs of CPU on every request, limited or not, a third of a metadata GET
 (docs/performance.md).
 """
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 LIMITED = {
     "api.create_secret": "rate_limit_create",
     "api.reveal_secret": "rate_limit_reveal",
+    # A reply stores as much as a secret; reading one spends it like a reveal.
+    "api.post_reply": "rate_limit_create",
+    "api.reveal_reply": "rate_limit_reveal",
+    "api.reply_key": "rate_limit_reveal",
 }
 
 

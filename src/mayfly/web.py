@@ -72,6 +72,18 @@ JS_STRINGS = {
                       "shortly."),
     "oops_refused": _l("The server refused the request: %(detail)s"),
     "oops_receipt": _l("This receipt link is incomplete or not valid."),
+    "reply_empty": _l("Write a reply or attach a file first."),
+    "reply_send": _l("Send the reply"),
+    "reply_no_more": _l("You have already replied: one reply per view of the message."),
+    "replies_none": _l("No reply yet."),
+    "replies_one": _l("1 reply"),
+    "replies_many": _l("%(n)s replies"),
+    "reply_title": _l("Reply %(n)s, received %(when)s"),
+    "reply_open": _l("Read the reply"),
+    "reply_burns": _l("It burns as you read it."),
+    "reply_was_read": _l("Read at %(when)s: destroyed."),
+    "reply_no_key": _l("This receipt link has no reply key, so the replies cannot be opened. "
+                       "Use the whole receipt link."),
 }
 
 
@@ -129,7 +141,8 @@ def compose():
 def notification(secret_id: str):
     """'You have a new message': looks the secret up, never spends a view."""
     live = rules().metadata(secret_id)  # SecretGone becomes the Ashes page
-    return _page("notification.html", secret_id=secret_id, passphrase=live.kdf is not None)
+    return _page("notification.html", secret_id=secret_id, passphrase=live.kdf is not None,
+                 max_bytes=rules().settings.max_ciphertext_bytes)
 
 
 @bp.get("/r/<secret_id>")

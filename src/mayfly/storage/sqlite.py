@@ -19,7 +19,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StorageUnavailable
-from .base import COUNTERS, Live, NewRecord, Purged, Receipt, Storage, Taken
+from .base import (
+    COUNTERS,
+    Live,
+    NewRecord,
+    Purged,
+    Receipt,
+    ReplyInfo,
+    ReplyKey,
+    Storage,
+    Taken,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS secrets (
@@ -46,6 +56,23 @@ CREATE INDEX IF NOT EXISTS secrets_live_expiry ON secrets (expires_at) WHERE sta
 CREATE INDEX IF NOT EXISTS secrets_keep_until ON secrets (keep_until);
 """
 
+# Replies (issue #11): the reply key and grants on the secret, the replies in a
+# table of their own; a reply's ciphertext sits in ciphertexts under
+# "<secret id>/<number>", which no secret id can be.
+REPLIES = """
+ALTER TABLE secrets ADD COLUMN reply_public_key BLOB;
+ALTER TABLE secrets ADD COLUMN reply_wrapped_key BLOB;
+ALTER TABLE secrets ADD COLUMN reply_hash BLOB;
+ALTER TABLE secrets ADD COLUMN replies_left INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE replies (
+    secret_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    read_at REAL,
+    PRIMARY KEY (secret_id, number)
+);
+"""
+
 _LIVE = "state = 'waiting' AND expires_at > ?"
 # What a secret forgets when it ends: only states and times remain.
 _FORGET = "link_hash = NULL, access_hash = NULL, kdf = NULL"
@@ -69,7 +96,10 @@ class SQLiteStorage(Storage):
         self._local = threading.local()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db().executescript(SCHEMA)
+            db = self._db()
+            db.executescript(SCHEMA)
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'replies'").fetchone():
+                db.executescript(f"BEGIN; {REPLIES} COMMIT;")
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open the database {path}: {exc}") from exc
         finally:
@@ -143,13 +173,16 @@ class SQLiteStorage(Storage):
 
     def create(self, record: NewRecord) -> None:
         kdf = None if record.kdf is None else json.dumps(record.kdf)
+        reply = record.reply_key
         with self._write() as db:
             db.execute(
                 "INSERT INTO secrets (id, link_hash, access_hash, kdf, manage_hash, created_at,"
-                " expires_at, keep_until, max_views, views_left) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " expires_at, keep_until, max_views, views_left, reply_public_key,"
+                " reply_wrapped_key, reply_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (record.id, record.link_hash, record.access_hash, kdf, record.manage_hash,
                  record.created_at, record.expires_at, record.keep_until, record.max_views,
-                 record.max_views),
+                 record.max_views, reply and reply.public_key, reply and reply.wrapped_key,
+                 reply and record.link_hash),
             )
             db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)",
                        (record.id, record.ciphertext))
@@ -158,7 +191,7 @@ class SQLiteStorage(Storage):
     def lookup(self, secret_id: str, now: float) -> Live | None:
         row = self._read(
             "SELECT link_hash, access_hash, kdf, expires_at, max_views, views_left,"
-            f" failed_attempts FROM secrets WHERE id = ? AND {_LIVE}",
+            f" failed_attempts, reply_public_key FROM secrets WHERE id = ? AND {_LIVE}",
             (secret_id, now),
         )
         if row is None:
@@ -170,6 +203,7 @@ class SQLiteStorage(Storage):
         with self._write() as db:
             row = db.execute(
                 "UPDATE secrets SET views_left = views_left - 1,"
+                " replies_left = replies_left + (reply_public_key IS NOT NULL),"
                 " first_read_at = COALESCE(first_read_at, :now), last_read_at = :now"
                 f" WHERE id = :id AND {_LIVE.replace('?', ':now')} RETURNING views_left",
                 {"id": secret_id, "now": now},
@@ -217,16 +251,64 @@ class SQLiteStorage(Storage):
                 self._count(db, "secrets_burned_by_sender")
         return live is not None
 
+    def post_reply(self, secret_id: str, ciphertext: bytes, now: float) -> int | None:
+        with self._write() as db:
+            row = db.execute(
+                "SELECT replies_left FROM secrets WHERE id = ? AND keep_until > ?"
+                " AND reply_public_key IS NOT NULL", (secret_id, now),
+            ).fetchone()
+            if row is None or row[0] == 0:
+                return None if row is None else 0
+            db.execute("UPDATE secrets SET replies_left = replies_left - 1 WHERE id = ?",
+                       (secret_id,))
+            (number,) = db.execute(
+                "INSERT INTO replies (secret_id, number, created_at) SELECT ?,"
+                " COALESCE(MAX(number), 0) + 1, ? FROM replies WHERE secret_id = ?"
+                " RETURNING number", (secret_id, now, secret_id),
+            ).fetchone()
+            db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)",
+                       (f"{secret_id}/{number}", ciphertext))
+            self._count(db, "replies_posted")
+        return number
+
+    def take_reply(self, secret_id: str, number: int, now: float) -> bytes | None:
+        key = f"{secret_id}/{number}"
+        with self._write() as db:
+            row = db.execute(
+                "UPDATE replies SET read_at = ? WHERE secret_id = ? AND number = ?"
+                " AND read_at IS NULL AND EXISTS (SELECT 1 FROM secrets"
+                " WHERE id = replies.secret_id AND keep_until > ?) RETURNING number",
+                (now, secret_id, number, now),
+            ).fetchone()
+            if row is None:
+                return None
+            (ciphertext,) = db.execute("SELECT data FROM ciphertexts WHERE id = ?",
+                                       (key,)).fetchone()
+            db.execute("DELETE FROM ciphertexts WHERE id = ?", (key,))
+            self._count(db, "replies_read")
+        return ciphertext
+
     def receipt(self, secret_id: str, now: float) -> Receipt | None:
         row = self._read(
             "SELECT manage_hash, state, created_at, expires_at, max_views, views_left,"
-            " failed_attempts, first_read_at, last_read_at, ended_at"
+            " failed_attempts, first_read_at, last_read_at, ended_at, reply_public_key,"
+            " reply_wrapped_key, reply_hash, replies_left"
             " FROM secrets WHERE id = ? AND keep_until > ?",
             (secret_id, now),
         )
         if row is None:
             return None
-        receipt = Receipt(secret_id, *row)
+        try:
+            replies = self._db().execute(
+                "SELECT number, created_at, read_at FROM replies WHERE secret_id = ?"
+                " ORDER BY number", (secret_id,)).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageUnavailable() from exc
+        public_key, wrapped_key, reply_hash, replies_left = row[10:]
+        reply_key = None if public_key is None else ReplyKey(public_key, wrapped_key)
+        receipt = Receipt(secret_id, *row[:10], reply_key=reply_key, reply_hash=reply_hash,
+                          replies_left=replies_left,
+                          replies=tuple(ReplyInfo(*reply) for reply in replies))
         if receipt.state == "waiting" and receipt.expires_at <= now:
             # Expired but not yet purged: say so already.
             receipt = Receipt(**{**receipt.__dict__, "state": "expired",
@@ -247,6 +329,10 @@ class SQLiteStorage(Storage):
                 f"UPDATE secrets SET state = 'expired', ended_at = expires_at, {_FORGET}"
                 " WHERE state = 'waiting' AND expires_at <= ?", (now,)
             ).rowcount
+            old = "SELECT id FROM secrets WHERE keep_until <= ?"
+            db.execute("DELETE FROM ciphertexts WHERE id IN (SELECT secret_id || '/' || number"
+                       f" FROM replies WHERE secret_id IN ({old}))", (now,))
+            db.execute(f"DELETE FROM replies WHERE secret_id IN ({old})", (now,))
             receipts = db.execute("DELETE FROM secrets WHERE keep_until <= ?", (now,)).rowcount
             self._count(db, "secrets_expired_unread", unread)
         return Purged(expired=expired, receipts=receipts)
