@@ -83,3 +83,9 @@ def read_reply(page: Page, receipt_link: str, count: str = "1 reply") -> str:
     text = page.get_by_test_id("reply-text").first
     expect(text).to_be_visible()
     return text.text_content()
+
+
+def choose_language(page: Page, code: str) -> None:
+    """Open the language menu and pick a language by its code (zh_TW)."""
+    page.get_by_test_id("languages").locator("summary").click()
+    page.get_by_test_id(f"lang-{code}").click()

@@ -69,7 +69,7 @@ async function readReply(receipt, number, item) {
 
 function renderReply(receipt, reply) {
   const title = el("span", { class: "name", textContent:
-    t("reply_title", { n: reply.number, when: formatTime(reply.created_at) }) });
+    t("reply_title", { number: reply.number, when: formatTime(reply.created_at) }) });
   const item = el("li", { testid: "reply" }, el("div", { class: "reply-head" }, title));
   if (reply.read_at) {
     item.append(el("p", { class: "muted", textContent:
@@ -106,7 +106,7 @@ function renderReplies(receipt) {
   const count = byId("replies-count");
   count.dataset.count = String(replies.length);
   count.textContent = replies.length === 0 ? t("replies_none")
-    : replies.length === 1 ? t("replies_one") : t("replies_many", { n: replies.length });
+    : t("replies_count", { n: replies.length });
   byId("replies").replaceChildren(...replies.map((reply) => renderReply(receipt, reply)));
 }
 
