@@ -44,7 +44,8 @@ function receiptKey() {
 }
 
 function download(file) {
-  const url = URL.createObjectURL(new Blob([file.data], { type: file.type }));
+  // Bytes to save, never a page (as in read.js): the replier's type is only a label.
+  const url = URL.createObjectURL(new Blob([file.data], { type: "application/octet-stream" }));
   return el("li", { testid: "reply-attachment" },
     el("span", { class: "name", textContent: file.name }),
     el("span", { class: "muted", textContent: formatBytes(file.data.length) }),
