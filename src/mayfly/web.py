@@ -91,7 +91,8 @@ JS_STRINGS = {
     "replies_count": _n("%(n)s reply", "%(n)s replies"),
     "reply_title": _l("Reply %(number)s, received %(when)s"),
     "reply_open": _l("Read the reply"),
-    "reply_burns": _l("It burns as you read it."),
+    "reply_burns": _l("It was destroyed on the server as you opened it: copy what you need "
+                      "before you leave."),
     "reply_was_read": _l("Read at %(when)s: destroyed."),
     "reply_no_key": _l("This receipt link has no reply key, so the replies cannot be opened. "
                        "Use the whole receipt link."),
