@@ -23,11 +23,15 @@ non-atomic command on another slot.) Per shard ``{0042}``:
                                         "<n>:read_at", "<n>:ciphertext" (until
                                         read); expires at keep_until
 
+and, outside every shard, ``mayfly:format``: the format version of all of it
+(storage/migrations.py), checked when a process first connects.
+
 A secret that accepts replies keeps in its receipt hash the reply key
 (``reply_public_key``, ``reply_wrapped_key``), the link proof hash that
 authorises a reply (``reply_hash``), ``replies_left`` (one granted per view)
 and ``replies`` (how many were posted). Receipts written before replies
-existed simply lack these fields, which read as "no replies".
+existed simply lack these fields, which read as "no replies"; as the fields
+are only added, and a 0.1.0 reader ignores them, the format stays 1.
 
 Expiry. Redis itself deletes a ciphertext (and its proof hashes) at
 expires_at and a receipt at keep_until, whether or not mayfly ever purges.
@@ -66,7 +70,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
-from ..errors import ConfigError, StorageUnavailable
+from ..errors import ConfigError, StorageTooNew, StorageUnavailable
 from . import REDIS_SCHEMES
 from .base import (
     COUNTERS,
@@ -79,6 +83,7 @@ from .base import (
     Storage,
     Taken,
 )
+from .migrations import FORMAT_KEY, REDIS_FORMAT, too_new
 
 SHARDS = 1024
 # Due index entries fetched per shard and round trip while purging.
@@ -335,6 +340,12 @@ class RedisStorage(Storage):
         self._pid: int | None = None
         self._client: redis.Redis | RedisCluster | None = None
         self._scripts: dict[str, Callable] = {}
+        try:
+            self._redis()  # checks the data's format now, when Redis is up
+        except StorageTooNew:
+            raise
+        except (RedisError, RedisClusterException, OSError):
+            pass  # down at start: checked on the first connection instead
 
     # -- connection -------------------------------------------------------------
 
@@ -354,10 +365,24 @@ class RedisStorage(Storage):
             with self._lock:
                 if self._pid != pid or self._client is None:
                     client = self._connect()
+                    self._check_format(client)
                     self._scripts = {name: client.register_script(_source(name))
                                      for name in _SCRIPTS}
                     self._client, self._pid = client, pid
         return self._client
+
+    @staticmethod
+    def _check_format(client: redis.Redis | RedisCluster) -> None:
+        """Mark fresh data with this code's format; refuse data from a newer mayfly."""
+        client.set(FORMAT_KEY, REDIS_FORMAT, nx=True)
+        found = client.get(FORMAT_KEY)
+        try:
+            version = int(found)
+        except (TypeError, ValueError):
+            raise StorageTooNew(f"the Redis key {FORMAT_KEY} holds {found!r}, not a format"
+                                " version: not mayfly's data?") from None
+        if version > REDIS_FORMAT:
+            raise StorageTooNew(too_new("the Redis data", version, REDIS_FORMAT))
 
     @contextmanager
     def _boundary(self) -> Iterator[None]:

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StorageUnavailable
+from ..errors import StorageTooNew, StorageUnavailable
+from . import migrations
 from .base import (
     COUNTERS,
     Live,
@@ -30,48 +31,6 @@ from .base import (
     Storage,
     Taken,
 )
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS secrets (
-    id TEXT PRIMARY KEY,
-    link_hash BLOB,
-    access_hash BLOB,
-    kdf TEXT,
-    manage_hash BLOB NOT NULL,
-    state TEXT NOT NULL DEFAULT 'waiting',
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    keep_until REAL NOT NULL,
-    max_views INTEGER NOT NULL,
-    views_left INTEGER NOT NULL,
-    failed_attempts INTEGER NOT NULL DEFAULT 0,
-    first_read_at REAL,
-    last_read_at REAL,
-    ended_at REAL
-);
--- Kept apart so that counting a view never rewrites a large blob.
-CREATE TABLE IF NOT EXISTS ciphertexts (id TEXT PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS secrets_live_expiry ON secrets (expires_at) WHERE state = 'waiting';
-CREATE INDEX IF NOT EXISTS secrets_keep_until ON secrets (keep_until);
-"""
-
-# Replies (issue #11): the reply key and grants on the secret, the replies in a
-# table of their own; a reply's ciphertext sits in ciphertexts under
-# "<secret id>/<number>", which no secret id can be.
-REPLIES = """
-ALTER TABLE secrets ADD COLUMN reply_public_key BLOB;
-ALTER TABLE secrets ADD COLUMN reply_wrapped_key BLOB;
-ALTER TABLE secrets ADD COLUMN reply_hash BLOB;
-ALTER TABLE secrets ADD COLUMN replies_left INTEGER NOT NULL DEFAULT 0;
-CREATE TABLE replies (
-    secret_id TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    read_at REAL,
-    PRIMARY KEY (secret_id, number)
-);
-"""
 
 _LIVE = "state = 'waiting' AND expires_at > ?"
 # What a secret forgets when it ends: only states and times remain.
@@ -96,18 +55,40 @@ class SQLiteStorage(Storage):
         self._local = threading.local()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            db = self._db()
-            db.executescript(SCHEMA)
-            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'replies'").fetchone():
-                db.executescript(f"BEGIN; {REPLIES} COMMIT;")
+            # The schema steps this process ran (none when another was first).
+            self.migrated = self._migrate()
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open the database {path}: {exc}") from exc
         finally:
             # No connection may cross uWSGI's fork: each worker opens its own.
             self.close()
 
+    def _migrate(self) -> list[int]:
+        """Bring the schema to this code's version, under the writer lock.
+
+        uWSGI's workers start at once and each opens the database: the lock
+        makes the first run the missing steps and the others find them done.
+        Each step and its new user_version commit together.
+        """
+        lock = self._writer_lock()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            db = self._db()
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            known = len(migrations.SQLITE)
+            if version > known:
+                raise StorageTooNew(migrations.too_new(f"the database {self.path}", version,
+                                                       known))
+            for number in range(version + 1, known + 1):
+                db.executescript(f"BEGIN IMMEDIATE; {migrations.SQLITE[number - 1]};"
+                                 f" PRAGMA user_version = {number}; COMMIT;")
+            return list(range(version + 1, known + 1))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        db.row_factory = sqlite3.Row  # rows are read by column name, never by position
         db.execute("PRAGMA journal_mode = WAL")
         db.execute(f"PRAGMA synchronous = {self.synchronous}")
         # A burned ciphertext is overwritten, not left in free pages.
@@ -156,7 +137,7 @@ class SQLiteStorage(Storage):
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _read(self, sql: str, args: tuple) -> tuple | None:
+    def _read(self, sql: str, args: tuple) -> sqlite3.Row | None:
         try:
             return self._db().execute(sql, args).fetchone()
         except sqlite3.Error as exc:
@@ -196,8 +177,10 @@ class SQLiteStorage(Storage):
         )
         if row is None:
             return None
-        kdf = None if row[2] is None else json.loads(row[2])
-        return Live(secret_id, row[0], row[1], kdf, *row[3:])
+        kdf = None if row["kdf"] is None else json.loads(row["kdf"])
+        return Live(secret_id, row["link_hash"], row["access_hash"], kdf, row["expires_at"],
+                    row["max_views"], row["views_left"], row["failed_attempts"],
+                    row["reply_public_key"])
 
     def take(self, secret_id: str, now: float) -> Taken | None:
         with self._write() as db:
@@ -210,10 +193,10 @@ class SQLiteStorage(Storage):
             ).fetchone()
             if row is None:
                 return None
-            (views_left,) = row
-            (ciphertext,) = db.execute(
+            views_left = row["views_left"]
+            ciphertext = db.execute(
                 "SELECT data FROM ciphertexts WHERE id = ?", (secret_id,)
-            ).fetchone()
+            ).fetchone()["data"]
             self._count(db, "views_revealed")
             if views_left == 0:
                 self._end(db, secret_id, "read", now)
@@ -236,7 +219,7 @@ class SQLiteStorage(Storage):
             if row is None:
                 return None
             self._count(db, "failed_attempts")
-            left = max(max_attempts - row[0], 0)
+            left = max(max_attempts - row["failed_attempts"], 0)
             if left == 0:
                 self._end(db, secret_id, "failed", now)
                 self._count(db, "secrets_burned_by_attempts")
@@ -257,15 +240,15 @@ class SQLiteStorage(Storage):
                 "SELECT replies_left FROM secrets WHERE id = ? AND keep_until > ?"
                 " AND reply_public_key IS NOT NULL", (secret_id, now),
             ).fetchone()
-            if row is None or row[0] == 0:
+            if row is None or row["replies_left"] == 0:
                 return None if row is None else 0
             db.execute("UPDATE secrets SET replies_left = replies_left - 1 WHERE id = ?",
                        (secret_id,))
-            (number,) = db.execute(
+            number = db.execute(
                 "INSERT INTO replies (secret_id, number, created_at) SELECT ?,"
                 " COALESCE(MAX(number), 0) + 1, ? FROM replies WHERE secret_id = ?"
                 " RETURNING number", (secret_id, now, secret_id),
-            ).fetchone()
+            ).fetchone()["number"]
             db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)",
                        (f"{secret_id}/{number}", ciphertext))
             self._count(db, "replies_posted")
@@ -282,33 +265,35 @@ class SQLiteStorage(Storage):
             ).fetchone()
             if row is None:
                 return None
-            (ciphertext,) = db.execute("SELECT data FROM ciphertexts WHERE id = ?",
-                                       (key,)).fetchone()
+            ciphertext = db.execute("SELECT data FROM ciphertexts WHERE id = ?",
+                                    (key,)).fetchone()["data"]
             db.execute("DELETE FROM ciphertexts WHERE id = ?", (key,))
             self._count(db, "replies_read")
         return ciphertext
 
-    def receipt(self, secret_id: str, now: float) -> Receipt | None:
-        row = self._read(
-            "SELECT manage_hash, state, created_at, expires_at, max_views, views_left,"
-            " failed_attempts, first_read_at, last_read_at, ended_at, reply_public_key,"
-            " reply_wrapped_key, reply_hash, replies_left"
-            " FROM secrets WHERE id = ? AND keep_until > ?",
-            (secret_id, now),
-        )
-        if row is None:
-            return None
+    def _replies(self, secret_id: str) -> tuple[ReplyInfo, ...]:
         try:
-            replies = self._db().execute(
+            rows = self._db().execute(
                 "SELECT number, created_at, read_at FROM replies WHERE secret_id = ?"
                 " ORDER BY number", (secret_id,)).fetchall()
         except sqlite3.Error as exc:
             raise StorageUnavailable() from exc
-        public_key, wrapped_key, reply_hash, replies_left = row[10:]
+        return tuple(ReplyInfo(row["number"], row["created_at"], row["read_at"]) for row in rows)
+
+    def receipt(self, secret_id: str, now: float) -> Receipt | None:
+        row = self._read(
+            "SELECT manage_hash, state, created_at, expires_at, max_views, views_left,"
+            " failed_attempts, first_read_at, last_read_at, ended_at, reply_hash, replies_left,"
+            " reply_public_key, reply_wrapped_key FROM secrets WHERE id = ? AND keep_until > ?",
+            (secret_id, now),
+        )
+        if row is None:
+            return None
+        fields = {name: row[name] for name in row.keys()}
+        public_key, wrapped_key = fields.pop("reply_public_key"), fields.pop("reply_wrapped_key")
         reply_key = None if public_key is None else ReplyKey(public_key, wrapped_key)
-        receipt = Receipt(secret_id, *row[:10], reply_key=reply_key, reply_hash=reply_hash,
-                          replies_left=replies_left,
-                          replies=tuple(ReplyInfo(*reply) for reply in replies))
+        receipt = Receipt(id=secret_id, **fields, reply_key=reply_key,
+                          replies=self._replies(secret_id))
         if receipt.state == "waiting" and receipt.expires_at <= now:
             # Expired but not yet purged: say so already.
             receipt = Receipt(**{**receipt.__dict__, "state": "expired",
@@ -317,10 +302,10 @@ class SQLiteStorage(Storage):
 
     def purge(self, now: float) -> Purged:
         with self._write() as db:
-            (unread,) = db.execute(
-                "SELECT count(*) FROM secrets WHERE state = 'waiting' AND expires_at <= ?"
-                " AND views_left = max_views", (now,)
-            ).fetchone()
+            unread = db.execute(
+                "SELECT count(*) AS unread FROM secrets WHERE state = 'waiting'"
+                " AND expires_at <= ? AND views_left = max_views", (now,)
+            ).fetchone()["unread"]
             db.execute(
                 "DELETE FROM ciphertexts WHERE id IN"
                 " (SELECT id FROM secrets WHERE state = 'waiting' AND expires_at <= ?)", (now,)
@@ -339,7 +324,8 @@ class SQLiteStorage(Storage):
 
     def counters(self) -> dict[str, int]:
         try:
-            rows = dict(self._db().execute("SELECT name, value FROM counters").fetchall())
+            rows = {row["name"]: row["value"]
+                    for row in self._db().execute("SELECT name, value FROM counters")}
         except sqlite3.Error as exc:
             raise StorageUnavailable() from exc
         return {name: rows.get(name, 0) for name in COUNTERS}
