@@ -17,10 +17,12 @@ Contract, for every method taking ``now`` (seconds since the epoch):
 * ``take``, ``fail``, ``burn`` and ``purge`` update the receipt and the
   counters in the same atomic step as the change they record.
 * A receipt keeps only states and times (never ciphertext or proof hashes
-  once the secret is gone) and disappears at ``keep_until``. The exception is
-  a secret that accepts replies: its receipt keeps the reply key (public key,
-  wrapped private key) and the link proof hash that authorises a reply, until
-  ``keep_until``.
+  once the secret is gone) and disappears at ``keep_until``. Its state is
+  what was stored: a secret past ``expires_at`` says ``waiting`` until a
+  purge marks it ``expired`` (the rules report it expired from the times).
+  The exception is a secret that accepts replies: its receipt keeps the reply
+  key (public key, wrapped private key) and the link proof hash that
+  authorises a reply, until ``keep_until``.
 * Replies. ``take`` of a secret with a reply key grants one more reply in the
   same step (one reply per view). ``post_reply`` uses one grant and stores the
   reply atomically; ``take_reply`` hands a reply's ciphertext out at most once

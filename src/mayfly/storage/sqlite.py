@@ -292,13 +292,8 @@ class SQLiteStorage(Storage):
         fields = {name: row[name] for name in row.keys()}
         public_key, wrapped_key = fields.pop("reply_public_key"), fields.pop("reply_wrapped_key")
         reply_key = None if public_key is None else ReplyKey(public_key, wrapped_key)
-        receipt = Receipt(id=secret_id, **fields, reply_key=reply_key,
-                          replies=self._replies(secret_id))
-        if receipt.state == "waiting" and receipt.expires_at <= now:
-            # Expired but not yet purged: say so already.
-            receipt = Receipt(**{**receipt.__dict__, "state": "expired",
-                                 "ended_at": receipt.expires_at})
-        return receipt
+        return Receipt(id=secret_id, **fields, reply_key=reply_key,
+                       replies=self._replies(secret_id))
 
     def purge(self, now: float) -> Purged:
         with self._write() as db:
