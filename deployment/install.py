@@ -191,6 +191,17 @@ class Runner:
         path.mkdir(parents=True, exist_ok=True)
         os.chmod(path, mode)
 
+    def remove(self, path: Path) -> None:
+        """Delete a file the installer once wrote and no longer does."""
+        if not path.exists():
+            return
+        if not self.writes_files:
+            self.say(f"would remove {path}")
+            return
+        path.unlink()
+        self.changed.add(path)
+        self.say(f"removed {path}")
+
     def symlink(self, link: Path, target: Path) -> None:
         if not self.writes_files:
             self.say(f"would link {link} -> {target}")
@@ -458,10 +469,11 @@ def install(opts: Options, runner: Runner) -> None:
     runner.step("TLS: Diffie-Hellman group and a placeholder certificate")
     make_tls_material(opts, runner)
 
-    runner.step("uWSGI, systemd and nginx configuration")
+    runner.step("systemd and nginx configuration")
     values = template_values(opts, limit, env.get("MAYFLY_STORAGE_URL", ""))
-    ini = (HERE / "uwsgi" / "mayfly.ini").read_text()
-    runner.write(layout.uwsgi_ini, render("uwsgi/mayfly.ini", ini, values))
+    # uWSGI's configuration ships inside the package now (mayfly serve uses it);
+    # the copy rendered by installers before 0.2 would only mislead.
+    runner.remove(layout.uwsgi_ini)
     for unit in ("mayfly.service", "mayfly-purge.service", "mayfly-purge.timer"):
         text = (HERE / "systemd" / unit).read_text()
         runner.write(layout.systemd_dir / unit, render(f"systemd/{unit}", text, values))

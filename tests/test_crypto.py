@@ -17,9 +17,12 @@ from hypothesis import strategies as st
 from mayfly import crypto
 from mayfly.errors import DecryptionFailed
 
+from .vectors import plaintexts
+
 VECTORS = json.loads(
     (Path(__file__).parent / "vectors" / "protocol_v1.json").read_text(encoding="utf-8")
 )["vectors"]
+
 b64d = crypto.b64decode
 
 
@@ -136,6 +139,20 @@ def test_a_wrong_key_or_a_damaged_blob_fails_cleanly():
 def test_unpack_refuses_malformed_plaintexts(bad):
     with pytest.raises(DecryptionFailed):
         crypto.unpack(bad)
+
+
+@pytest.mark.parametrize("case", plaintexts.CASES, ids=[c["name"] for c in plaintexts.CASES])
+def test_unpack_follows_the_shared_container_rules(case):
+    plaintext = plaintexts.plaintext(case)
+    if not case["accept"]:
+        with pytest.raises(DecryptionFailed):
+            crypto.unpack(plaintext)
+        return
+    message = crypto.unpack(plaintext)
+    expected = case["message"]
+    assert message.text == expected["text"]
+    assert [(f.name, f.type, crypto.b64encode(f.data)) for f in message.files] == [
+        (f["name"], f["type"], f["data"]) for f in expected["files"]]
 
 
 @pytest.mark.parametrize("text", ["", "AAA", "a=", "a", "ab+c", "ab/c", "abc=", "é", "AB", "AAB"])

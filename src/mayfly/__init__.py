@@ -6,10 +6,16 @@ import hashlib
 from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
-from flask import Flask
+from flask import Flask, current_app
+
+if TYPE_CHECKING:
+    from .rules import Rules
 
 __version__ = "0.1.0"
+# Where an application keeps its Rules (and so its settings and storage).
+EXTENSION = "mayfly"
 
 
 @cache
@@ -33,6 +39,16 @@ def asset_version() -> str:
     return digest.hexdigest()[:12]
 
 
+def app_rules(app: Flask | None = None) -> Rules:
+    """The Rules of ``app``, else of the application handling the current request."""
+    return (current_app if app is None else app).extensions[EXTENSION]
+
+
+def data_directory(settings) -> str:
+    """Where the SQLite file lives by default: MAYFLY_DATA_DIR, else Flask's instance folder."""
+    return settings.data_dir or Flask(__name__, instance_relative_config=True).instance_path
+
+
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the application: settings, storage, rules, blueprints, headers, limits."""
     from . import api, limits, ops, problems, security, web
@@ -43,9 +59,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 static_url_path=f"/static/{asset_version()}")
     settings = settings_module.load(config)
-    data_dir = settings.data_dir or app.instance_path
-    storage = open_storage(settings.storage_url, data_dir, settings.sqlite_synchronous)
-    app.extensions["mayfly"] = Rules(storage, settings)
+    storage = open_storage(settings.storage_url, data_directory(settings),
+                           settings.sqlite_synchronous)
+    app.extensions[EXTENSION] = Rules(storage, settings)
     app.config["MAX_CONTENT_LENGTH"] = api.max_body_bytes(settings)
     app.json.sort_keys = False
 

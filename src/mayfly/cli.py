@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
-from importlib.resources import files as package_files
 from pathlib import Path
 
 import click
@@ -69,39 +67,29 @@ def main():
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--socket", "socket_path", metavar="PATH",
+              help="Listen on this unix socket (for nginx) instead of HTTP.")
 @click.option("--processes", default=5, show_default=True, type=click.IntRange(1, 64),
               help="uWSGI worker processes.")
-def serve(host: str, port: int, processes: int):
+@click.option("--verbose", is_flag=True, help="Show uWSGI's own start-up screen.")
+def serve(host: str, port: int, socket_path: str | None, processes: int, verbose: bool):
     """Run mayfly under uWSGI (storage from MAYFLY_STORAGE_URL, SQLite by default).
 
     Example: mayfly serve --port 8000
     """
-    from . import create_app
+    from .serve import Listener
+    from .serve import serve as run
 
+    listener = Listener(socket=socket_path) if socket_path else Listener(host, port)
     try:
-        create_app()  # fail here, with a clear message, on a bad setting
+        run(listener, processes, verbose, say=lambda line: click.echo(line, err=True))
     except MayflyError as exc:
         raise click.ClickException(str(exc)) from None
-    uwsgi = shutil.which("uwsgi", path=os.path.dirname(sys.executable)) or shutil.which("uwsgi")
-    if uwsgi is None:
-        raise click.ClickException("uwsgi is not installed (pip install pyuwsgi)")
-    static = str(package_files("mayfly").joinpath("static"))
-    click.echo(f"mayfly is listening on http://{host}:{port} (Ctrl+C to stop)", err=True)
-    args = [
-        uwsgi, "--http", f"{host}:{port}", "--http-keepalive", "--master",
-        "--processes", str(processes), "--module", "mayfly.wsgi:app", "--need-app",
-        "--die-on-term", "--strict", "--vacuum", "--thunder-lock", "--single-interpreter",
-        # Each worker builds its own app after the fork: no connection, lock or
-        # thread (a memory rate-limit store's timer) is shared with the master.
-        "--lazy-apps",
-        "--static-map", f"/static={static}", "--disable-logging",
-    ]
-    os.execv(uwsgi, args)
 
 
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--expires", default="1d", show_default=True, help="Lifetime: 10m, 1h, 1d, 7d.")
+@click.option("--expires", help="Lifetime: 10m, 1h, 1d, 7d.  [default: the server's]")
 @click.option("--views", default=1, show_default=True, type=click.IntRange(1, 100),
               help="How many times it can be read.")
 @click.option("--passphrase", "ask_passphrase", is_flag=True,
@@ -113,7 +101,8 @@ def send(files, expires, views, ask_passphrase, receipt, server):
 
     Example: echo 'the wifi password is hunter2' | mayfly send --expires 1h
     """
-    expires_in = parse_duration(expires)
+    # Unless asked, the server's own default lifetime applies: no second default here.
+    expires_in = None if expires is None else parse_duration(expires)
     passphrase = _passphrase_from_env()
     if ask_passphrase and not passphrase:
         passphrase = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True,
@@ -247,10 +236,10 @@ def purge():
 
     Example: MAYFLY_DATA_DIR=/var/lib/mayfly mayfly purge
     """
-    from . import create_app
+    from . import app_rules, create_app
 
     try:
-        purged = create_app().extensions["mayfly"].purge()
+        purged = app_rules(create_app()).purge()
     except MayflyError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"purged {purged.expired} expired message(s) and {purged.receipts} old receipt(s)")

@@ -192,24 +192,64 @@ def pack(message: Message) -> bytes:
 
 
 def unpack(plaintext: bytes) -> Message:
-    """Parse what pack() made; a malformed plaintext raises DecryptionFailed."""
+    """Parse what pack() made; a malformed plaintext raises DecryptionFailed.
+
+    The rules are the browser's too (crypto.js), case by case in
+    tests/vectors/plaintext_v1.json: the header is a JSON object with exactly
+    v, text and files; each file exactly name, type (strings) and size (a
+    number with a whole value, at least 0); the sizes fill the rest exactly.
+    """
     try:
         (size,) = struct.unpack(">I", plaintext[:4])
-        header = json.loads(plaintext[4 : 4 + size].decode("utf-8"))
-        if header.get("v") != VERSION or not isinstance(header.get("text"), str):
+        if 4 + size > len(plaintext):
+            raise ValueError("short header")
+        header = json.loads(plaintext[4 : 4 + size].decode("utf-8"),
+                            parse_constant=_no_constant)
+        if not _is_object(header, _HEADER_KEYS) or not _is_version(header["v"]) \
+                or not isinstance(header["text"], str) or not isinstance(header["files"], list):
             raise ValueError("unknown message format")
         files, offset = [], 4 + size
         for entry in header["files"]:
+            if not _is_file_entry(entry) or offset + entry["size"] > len(plaintext):
+                raise ValueError("bad or truncated attachment")
             end = offset + int(entry["size"])
-            if end > len(plaintext):
-                raise ValueError("truncated attachment")
-            files.append(Attachment(str(entry["name"]), str(entry["type"]), plaintext[offset:end]))
+            files.append(Attachment(entry["name"], entry["type"], plaintext[offset:end]))
             offset = end
         if offset != len(plaintext):
             raise ValueError("trailing bytes")
-    except (struct.error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except (struct.error, ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise DecryptionFailed() from exc
     return Message(header["text"], tuple(files))
+
+
+_HEADER_KEYS = frozenset({"v", "text", "files"})
+_FILE_KEYS = frozenset({"name", "type", "size"})
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _is_object(value: object, keys: frozenset[str]) -> bool:
+    return isinstance(value, dict) and value.keys() == keys
+
+
+def _is_number(value: object) -> bool:
+    # JSON has one number type: 3, 3.0 and 3e0 are the same number to the browser.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_version(value: object) -> bool:
+    return _is_number(value) and value == VERSION
+
+
+def _is_file_entry(entry: object) -> bool:
+    if not _is_object(entry, _FILE_KEYS):
+        return False
+    size = entry["size"]
+    whole = isinstance(size, int) or (isinstance(size, float) and size.is_integer())
+    return isinstance(entry["name"], str) and isinstance(entry["type"], str) \
+        and _is_number(size) and whole and size >= 0
 
 
 def new_link_key() -> bytes:

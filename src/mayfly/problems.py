@@ -30,6 +30,7 @@ def wants_page() -> bool:
 
 
 def _page_or_problem(response: Response, error: Exception) -> Response:
+    # Handed over by web.init_app, so that this module needs no templates nor Babel.
     render = current_app.extensions.get("mayfly.error_page")
     if render is not None and wants_page():
         return render(response.status_code, error)

@@ -7,33 +7,43 @@ secret; the only state a GET may set is the reader's language cookie.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from flask import (
     Blueprint,
     Flask,
     abort,
     current_app,
-    redirect,
     render_template,
     request,
     url_for,
 )
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_timedelta, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
+from . import app_rules
+from .config import Settings
 from .errors import SecretGone
-from .rules import Rules
+from .languages import LANGUAGES, Language, by_locale, negotiate
+from .redirects import local_redirect
 
 bp = Blueprint("web", __name__)
 
-# Language codes (URLs, cookie) and their names. Babel expands zh_CN to its CLDR
-# name zh_Hans_CN, so that is the catalogue's directory under translations/.
-LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 LANG_COOKIE = "mayfly_lang"
 LANG_COOKIE_AGE = 365 * 86_400
 # The lifetimes the compose page offers, kept to those the operator allows.
 LIFETIMES = [(300, _l("5 minutes")), (3600, _l("1 hour")), (86_400, _l("1 day")),
              (7 * 86_400, _l("7 days"))]
+
+
+
+class _n(NamedTuple):  # noqa: N801 -- named like _l, as pybabel's keyword (-k _n:1,2)
+    """A string with a count (%(n)s) that takes each language's plural forms."""
+
+    singular: str
+    plural: str
+
 
 # Strings the JavaScript shows, translated from the same catalogues as the
 # templates and handed to the page as non-executable JSON.
@@ -50,16 +60,19 @@ JS_STRINGS = {
     "remove": _l("Remove"),
     "size_of": _l("%(used)s of %(limit)s"),
     "expires": _l("Expires %(when)s"),
-    "views_allowed": _l("Can be read %(n)s time(s)."),
-    "views_left": _l("%(n)s more view(s) left before it burns."),
+    "views_allowed": _n("Can be read %(n)s time.", "Can be read %(n)s times."),
+    "views_left": _n("%(n)s more view left before it burns.",
+                     "%(n)s more views left before it burns."),
     "last_view": _l("This was the last view: the message is now destroyed."),
-    "wrong_passphrase": _l("Wrong passphrase, %(n)s attempt(s) left."),
+    "wrong_passphrase": _n("Wrong passphrase, %(n)s attempt left.",
+                           "Wrong passphrase, %(n)s attempts left."),
     "need_passphrase": _l("Enter the passphrase."),
     "decrypting": _l("Decrypting…"),
     "read": _l("Read the message"),
     "download": _l("Download"),
     "state_waiting": _l("Waiting: not read yet."),
-    "state_waiting_some": _l("Waiting: read %(used)s of %(max)s time(s), last at %(when)s."),
+    # Only while views remain, so max is at least 2.
+    "state_waiting_some": _l("Waiting: read %(used)s of %(max)s times, last at %(when)s."),
     "state_read": _l("Read at %(when)s. The message is destroyed."),
     "state_burned": _l("You burned it at %(when)s."),
     "state_failed": _l("Burned at %(when)s after too many wrong passphrases."),
@@ -75,36 +88,34 @@ JS_STRINGS = {
 }
 
 
-def rules() -> Rules:
-    return current_app.extensions["mayfly"]
-
-
 def select_locale() -> str:
     """The reader's choice (a cookie), else the browser's Accept-Language, else English."""
-    chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in LANGUAGES:
-        return chosen
-    for tag, _quality in request.accept_languages:
-        primary = tag.lower().replace("_", "-").split("-")[0]
-        if primary == "zh":
-            return "zh_CN"
-        if primary == "en":
-            return "en"
-    return "en"
+    chosen = LANGUAGES.get(request.cookies.get(LANG_COOKIE, ""))
+    wanted = (tag for tag, quality in request.accept_languages if quality > 0)
+    return (chosen or negotiate(wanted) or LANGUAGES["en"]).code
 
 
-def current_language() -> str:
-    """The page's language code, a key of LANGUAGES."""
-    return "zh_CN" if get_locale().language == "zh" else "en"
+def current_language() -> Language:
+    """The page's language, as Flask-Babel selected it."""
+    return by_locale(get_locale())
 
 
-def js_strings() -> dict[str, str]:
-    """JS_STRINGS in the page's language, translated once per language and process."""
+def js_strings() -> dict[str, str | dict[str, str]]:
+    """JS_STRINGS in the page's language, translated once per language and process.
+
+    A plural string becomes its form for each CLDR category the language has
+    ({"one": ..., "few": ..., "other": ...}): the browser picks with Intl.PluralRules.
+    """
     translated = current_app.extensions.setdefault("mayfly.js_strings", {})
     language = current_language()
-    if language not in translated:
-        translated[language] = {key: str(text) for key, text in JS_STRINGS.items()}
-    return translated[language]
+    if language.code not in translated:
+        catalogue = get_translations()
+        translated[language.code] = {
+            key: ({category: catalogue.ngettext(text.singular, text.plural, sample)
+                   for category, sample in language.plural_samples.items()}
+                  if isinstance(text, _n) else str(text))
+            for key, text in JS_STRINGS.items()}
+    return translated[language.code]
 
 
 def _page(template: str, status: int = 200, **context) -> Response:
@@ -115,20 +126,33 @@ def _page(template: str, status: int = 200, **context) -> Response:
 @bp.get("/")
 def compose():
     """Write a message; the browser encrypts it and shows the link to share."""
-    settings = rules().settings
-    lifetimes = [(seconds, label) for seconds, label in LIFETIMES
-                 if settings.min_lifetime <= seconds <= settings.max_lifetime]
-    if not lifetimes:
-        lifetimes = [(settings.default_lifetime, None)]
-    default = min(lifetimes, key=lambda item: abs(item[0] - settings.default_lifetime))[0]
-    return _page("compose.html", lifetimes=lifetimes, default_lifetime=default,
-                 max_views=settings.max_views, max_bytes=settings.max_ciphertext_bytes)
+    settings = app_rules().settings
+    return _page("compose.html", lifetimes=lifetime_choices(settings),
+                 default_lifetime=settings.default_lifetime, max_views=settings.max_views,
+                 max_bytes=settings.max_ciphertext_bytes)
+
+
+def lifetime_choices(settings: Settings) -> list[tuple[int, str]]:
+    """The lifetimes the operator allows, always with the server's default among them."""
+    choices = [(seconds, label) for seconds, label in LIFETIMES
+               if settings.min_lifetime <= seconds <= settings.max_lifetime]
+    default = settings.default_lifetime
+    if all(seconds != default for seconds, _label in choices):
+        choices = sorted([*choices, (default, exact_duration(default))], key=lambda c: c[0])
+    return choices
+
+
+def exact_duration(seconds: int) -> str:
+    """'2 hours' or '90 minutes' in the page's language, from CLDR (no catalogue entry)."""
+    size = next(size for size in (86_400, 3600, 60, 1) if seconds % size == 0)
+    # The threshold makes Babel pick the largest unit that counts it exactly, unrounded.
+    return format_timedelta(seconds, threshold=seconds / size)
 
 
 @bp.get("/s/<secret_id>")
 def notification(secret_id: str):
     """'You have a new message': looks the secret up, never spends a view."""
-    live = rules().metadata(secret_id)  # SecretGone becomes the Ashes page
+    live = app_rules().metadata(secret_id)  # SecretGone becomes the Ashes page
     return _page("notification.html", secret_id=secret_id, passphrase=live.kdf is not None)
 
 
@@ -143,11 +167,7 @@ def choose_language(code: str):
     """Remember a language and go back; the browser carries the link's #key across."""
     if code not in LANGUAGES:
         abort(404)
-    target = request.args.get("next", "/")
-    # Only a path on this site: never //other.host or a scheme.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/"
-    response = redirect(target, code=303)
+    response = local_redirect(request.args.get("next", "/"))
     response.set_cookie(LANG_COOKIE, code, max_age=LANG_COOKIE_AGE, samesite="Lax",
                         secure=request.is_secure, httponly=True)
     return response
@@ -164,11 +184,10 @@ def init_app(app: Flask) -> None:
     """Pages, languages and friendly error pages."""
     Babel(app, locale_selector=select_locale)
     app.register_blueprint(bp)
+    # problems.py answers every error but knows no templates: the page comes from here.
     app.extensions["mayfly.error_page"] = error_page
 
     @app.context_processor
     def _language_context():
-        code = current_language()
-        return {"languages": LANGUAGES, "html_lang": code.replace("_", "-"),
-                "current_language": code,
+        return {"languages": LANGUAGES.values(), "current_language": current_language(),
                 "static_url": lambda path: url_for("static", filename=path)}

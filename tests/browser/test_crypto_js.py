@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from mayfly.crypto import b64encode
+
+from ..vectors import plaintexts
+
 pytestmark = pytest.mark.slow  # real Chromium and uWSGI
 
-VECTORS = json.loads(
-    (Path(__file__).resolve().parent.parent / "vectors" / "protocol_v1.json").read_text())
+VECTORS_DIR = Path(__file__).resolve().parent.parent / "vectors"
+VECTORS = json.loads((VECTORS_DIR / "protocol_v1.json").read_text())
 
 # Runs in the page: recompute every intermediate and final value of one vector.
 RECOMPUTE = """
@@ -120,3 +124,30 @@ BASE64_CASES = {
 def test_crypto_js_base64url_is_strict(page):
     got = page.evaluate(STRICT_BASE64, list(BASE64_CASES))
     assert dict(zip(BASE64_CASES, got, strict=True)) == BASE64_CASES
+
+
+# Runs in the page: unpack each plaintext. The result travels back as JSON text
+# (JSON.stringify escapes a lone surrogate, which Playwright would otherwise lose).
+UNPACK = """
+async (plaintexts) => {
+  const c = await import("/static/js/crypto.js");
+  return plaintexts.map((plaintext) => {
+    try {
+      const message = c.unpack(c.b64decode(plaintext));
+      return JSON.stringify({ text: message.text, files: message.files.map((f) => ({
+        name: f.name, type: f.type, data: c.b64encode(f.data) })) });
+    } catch (error) {
+      return error instanceof c.DecryptionFailed ? null : `unexpected ${error}`;
+    }
+  });
+}
+"""
+
+
+def test_crypto_js_follows_the_shared_container_rules(page):
+    sent = [b64encode(plaintexts.plaintext(case)) for case in plaintexts.CASES]
+    got = page.evaluate(UNPACK, sent)
+    wrong = [case["name"] for case, answer in zip(plaintexts.CASES, got, strict=True)
+             if (json.loads(answer) if answer else None) != (case["message"] if case["accept"]
+                                                             else None)]
+    assert wrong == []

@@ -46,9 +46,13 @@ CHECKOUT = "/root/mayfly"
 PEBBLE_LISTENER = "/root/pebble-listener.pem"
 CERT_VALIDITY = 6 * 24 * 3600
 UNITS = ("mayfly.service", "mayfly-purge.service", "mayfly-purge.timer")
-# Files an upgrade commit adds: one static file nginx must then serve.
+# What the upgrade's commit adds: a static file nginx must then serve, and a
+# migration step (an index) the restarted workers must apply to the database.
 UPGRADE_MARKER = "src/mayfly/static/upgrade-marker.txt"
 UPGRADE_TEXT = "from the newer commit\n"
+MIGRATIONS = "src/mayfly/storage/migrations.py"
+UPGRADE_STEP = ('    # Added by the fresh-server test\'s upgrade commit.\n'
+                '    "CREATE INDEX upgrade_probe ON secrets (created_at);",\n]\n')
 MEASUREMENTS = REPO / "build" / "fresh-server-measurements.txt"
 
 
@@ -461,8 +465,13 @@ def test_an_upgrade_keeps_data_and_restarts_mayfly(server):
     waiting = client.send(crypto.Message("written before the upgrade"))
     before_pid = server.show("mayfly.service", "MainPID")
 
-    marker = server.checkout / UPGRADE_MARKER
-    marker.write_text(UPGRADE_TEXT)
+    version = user_version(server)
+    (server.checkout / UPGRADE_MARKER).write_text(UPGRADE_TEXT)
+    migrations = server.checkout / MIGRATIONS
+    text = migrations.read_text()
+    assert text.count("\n]\n") >= 1
+    # The first list closing in the file is SQLite's steps.
+    migrations.write_text(text.replace("\n]\n", "\n" + UPGRADE_STEP, 1))
     git = ["git", "-C", str(server.checkout), "-c", "user.name=test",
            "-c", "user.email=test@mayfly.test"]
     subprocess.run([*git, "add", "-A"], check=True)
@@ -476,6 +485,22 @@ def test_an_upgrade_keeps_data_and_restarts_mayfly(server):
     served = server.session().get(f"{BASE}/static/upgrade-marker.txt", timeout=10)
     assert served.status_code == 200 and served.text == UPGRADE_TEXT
     assert client.read(Link.parse(waiting.link))[0].text == "written before the upgrade"
+    assert user_version(server) == version + 1
+    indexes = query(server, "SELECT name FROM sqlite_master WHERE type = 'index'")
+    assert ["upgrade_probe"] in indexes
+
+
+def query(server: Server, sql: str) -> list[list]:
+    """Ask the guest's database, read-only, with the installed Python."""
+    code = ("import json, sqlite3, sys; db = sqlite3.connect("
+            "'file:/var/lib/mayfly/mayfly.db?mode=ro', uri=True); "
+            "print(json.dumps(db.execute(sys.argv[1]).fetchall()))")
+    result = server.guest.nsenter(["/opt/mayfly/venv/bin/python", "-c", code, sql])
+    return json.loads(result.stdout)
+
+
+def user_version(server: Server) -> int:
+    return query(server, "PRAGMA user_version")[0][0]
 
 
 def fingerprint(server: Server) -> dict[str, str]:

@@ -320,14 +320,14 @@ def test_a_dry_run_on_the_real_system_writes_nothing():
 
 
 def test_installer_writes_only_under_its_root(stack):
-    for path in ("/etc/mayfly/uwsgi.ini", "/etc/mayfly/mayfly.env",
+    for path in ("/etc/mayfly/mayfly.env", "/opt/mayfly/libexec/mayfly-ready.py",
                  "/etc/systemd/system/mayfly.service", "/etc/systemd/system/mayfly-purge.service",
                  "/etc/systemd/system/mayfly-purge.timer",
                  "/etc/nginx/sites-available/mayfly.conf", "/etc/mayfly/tls/ffdhe2048.pem"):
         assert stack.at(path).is_file(), path
     link = stack.at("/etc/nginx/sites-enabled/mayfly.conf")
     assert link.resolve() == stack.at("/etc/nginx/sites-available/mayfly.conf")
-    for path in ("/etc/mayfly/uwsgi.ini", "/etc/nginx/sites-available/mayfly.conf",
+    for path in ("/etc/nginx/sites-available/mayfly.conf",
                  "/etc/systemd/system/mayfly.service"):
         text = directives(stack.at(path))
         assert "@" not in re.sub(r"@(system-service|privileged|resources)", "", text)
@@ -337,7 +337,7 @@ def test_installer_writes_only_under_its_root(stack):
 
 def test_second_run_keeps_settings_and_installs_the_live_certificate(stack):
     second = stack.installer_runs[1]
-    assert f"unchanged {stack.at('/etc/mayfly/uwsgi.ini')}" in second
+    assert f"unchanged {stack.at('/etc/systemd/system/mayfly.service')}" in second
     env = stack.at("/etc/mayfly/mayfly.env").read_text()
     assert OPERATOR_LINE in env.splitlines()
     assert env.count("MAYFLY_PUBLIC_URL=") == 1

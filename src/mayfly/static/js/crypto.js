@@ -235,27 +235,48 @@ export function pack(message) {
   return concat(length, head, ...message.files.map((f) => f.data));
 }
 
-/** Parse what pack() made; anything malformed throws DecryptionFailed. */
+// The header's keys, sorted: exactly these, no more, no fewer.
+const HEADER_KEYS = ["files", "text", "v"];
+const FILE_KEYS = ["name", "size", "type"];
+
+/** Whether a parsed JSON value is an object with exactly the given (sorted) keys. */
+function isObjectWith(value, keys) {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const own = Object.keys(value).sort();
+  return own.length === keys.length && own.every((key, i) => key === keys[i]);
+}
+
+/** Whether a file entry has a string name and type and a whole size of at least 0. */
+function isFileEntry(entry) {
+  return isObjectWith(entry, FILE_KEYS) && typeof entry.name === "string" &&
+    typeof entry.type === "string" && Number.isInteger(entry.size) && entry.size >= 0;
+}
+
+/**
+ * Parse what pack() made; anything malformed throws DecryptionFailed.
+ * The rules are mayfly/crypto.py's too, case by case in tests/vectors/plaintext_v1.json.
+ */
 export function unpack(plaintext) {
   try {
     if (plaintext.length < 4) throw new Error("short");
     const view = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
     const size = view.getUint32(0, false);
     if (4 + size > plaintext.length) throw new Error("short header");
-    const decoder = new TextDecoder("utf-8", { fatal: true });
+    // ignoreBOM keeps a leading BOM, which JSON.parse then refuses, as Python does.
+    const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     const header = JSON.parse(decoder.decode(plaintext.subarray(4, 4 + size)));
-    if (header.v !== VERSION || typeof header.text !== "string" || !Array.isArray(header.files)) {
+    if (!isObjectWith(header, HEADER_KEYS) || header.v !== VERSION ||
+        typeof header.text !== "string" || !Array.isArray(header.files)) {
       throw new Error("unknown message format");
     }
     const files = [];
     let offset = 4 + size;
     for (const entry of header.files) {
-      const end = offset + Number(entry.size);
-      if (!Number.isInteger(entry.size) || entry.size < 0 || end > plaintext.length) {
-        throw new Error("truncated attachment");
+      if (!isFileEntry(entry) || offset + entry.size > plaintext.length) {
+        throw new Error("bad or truncated attachment");
       }
-      files.push({ name: String(entry.name), type: String(entry.type),
-        data: plaintext.slice(offset, end) });
+      const end = offset + entry.size;
+      files.push({ name: entry.name, type: entry.type, data: plaintext.slice(offset, end) });
       offset = end;
     }
     if (offset !== plaintext.length) throw new Error("trailing bytes");
