@@ -292,7 +292,7 @@ def test_the_journal_of_mayflys_units_has_no_warning(server):
 # --- The sandbox, as the running service meets it ---------------------------------------
 
 PROBE = r"""
-import ctypes, errno, json, os, socket, subprocess
+import ctypes, errno, json, os, socket
 
 def attempt(action):
     try:
@@ -323,11 +323,14 @@ def new_user_namespace():
     if libc.unshare(0x10000000) != 0:
         raise OSError(ctypes.get_errno(), "unshare")
 
-def setuid_program():
-    # passwd is set-uid root; under NoNewPrivileges it runs as us and cannot read shadow.
-    run = subprocess.run(["passwd", "--status", "mayfly"], capture_output=True, text=True)
-    if run.returncode != 0:
-        raise OSError(errno.EPERM, run.stderr.strip())
+def setuid_file():
+    # Anyone may mark their own file set-uid; RestrictSUIDSGID= forbids it.
+    path = "/var/lib/mayfly/mayfly-probe-suid"
+    open(path, "w").close()
+    try:
+        os.chmod(path, 0o4755)
+    finally:
+        os.unlink(path)
 
 status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines()
               if ":\t" in line)
@@ -335,7 +338,7 @@ result = {d: attempt(write(d)) for d in
           ("/var/lib/mayfly", "/run", "/run/lock", "/dev/shm", "/etc", "/opt/mayfly", "/var/log",
            "/root", "/home")}
 result.update(netlink=attempt(netlink), inet=attempt(inet), setuid=attempt(setuid_to_self),
-              userns=attempt(new_user_namespace), setuid_program=attempt(setuid_program),
+              userns=attempt(new_user_namespace), setuid_file=attempt(setuid_file),
               user=os.getuid(), no_new_privs=status["NoNewPrivs"].strip(),
               seccomp=status["Seccomp"].strip(), cap_eff=status["CapEff"].strip())
 print(json.dumps(result))
@@ -390,7 +393,8 @@ def test_the_service_cannot_write_outside_its_data_directory(sandbox, directory)
 def test_the_service_cannot_gain_privileges(sandbox):
     assert sandbox["setuid"] == "EPERM"  # the system-call filter, even to its own uid
     assert sandbox["userns"] == "EPERM"  # RestrictNamespaces=
-    assert sandbox["setuid_program"] == "EPERM"  # NoNewPrivileges=: set-uid does nothing
+    assert sandbox["setuid_file"] == "EPERM"  # RestrictSUIDSGID=: no set-uid file
+    assert sandbox["no_new_privs"] == "1"  # NoNewPrivileges=: set-uid programs gain nothing
     assert sandbox["user"] != 0
 
 
@@ -545,3 +549,34 @@ def test_a_second_run_with_nothing_new_changes_nothing(server):
                 if line.startswith(("wrote ", "linked ", "copied "))], output
     assert processes(server) == serving
     assert fingerprint(server) == files
+
+
+# --- Debian 13 --------------------------------------------------------------------------
+
+
+def test_the_same_install_works_on_debian_13(server, tmp_path):
+    """trixie, bootstrapped from the same mirror: install, serve over HTTPS, sandboxed."""
+    server.guest.poweroff()  # its nginx holds ports 80 and 443
+    guest = Guest("trixie", tmp_path, "mayfly-trixie")
+    try:
+        prepare(guest, server.checkout, server.pebble.cert)
+        record("trixie boot to running", f"{guest.boot():.1f} s")
+        trixie = Server(guest=guest, pebble=server.pebble, ca_file=server.ca_file,
+                        checkout=server.checkout)
+        record("trixie first install", f"{trixie.install().seconds:.1f} s")
+        assert guest.path("/etc/os-release").read_text().count('VERSION_CODENAME=trixie') == 1
+        response = trixie.session().get(f"{BASE}/healthz", timeout=10)
+        assert response.status_code == 200
+        assert trixie.systemctl("is-active", "mayfly.service").stdout.strip() == "active"
+        client = trixie.client()
+        sent = client.send(crypto.Message("on Debian 13"))
+        assert client.read(Link.parse(sent.link))[0].text == "on Debian 13"
+        units = [arg for unit in UNITS for arg in ("-u", unit)]
+        warnings = guest.nsenter(["journalctl", "-b", "-p", "warning", "-o", "cat",
+                                  "--no-pager", *units]).stdout
+        assert warnings.strip() in {"", "-- No entries --"}, warnings
+        main = trixie.show("mayfly.service", "MainPID")
+        status = proc_status(trixie, main)
+        assert (status["NoNewPrivs"], status["Seccomp"]) == ("1", "2")
+    finally:
+        guest.remove()
