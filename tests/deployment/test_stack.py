@@ -358,6 +358,19 @@ def test_certbot_obtains_the_certificate_and_leaves_our_site_alone(stack):
     assert "managed by Certbot" not in site
 
 
+def test_nginx_replaces_what_clients_say_about_the_connection(stack):
+    site = directives(stack.at("/etc/nginx/sites-available/mayfly.conf"))
+    # Each named parameter replaces the client's header of the same name; uWSGI
+    # reads X-Forwarded-Ssl and X-Forwarded-Proto as the scheme, the app's ProxyFix
+    # the rest. An empty value with if_not_empty sends nothing at all.
+    for param in ("uwsgi_param HTTP_X_FORWARDED_FOR $remote_addr;",
+                  "uwsgi_param HTTP_X_FORWARDED_PROTO $scheme;",
+                  "uwsgi_param HTTP_X_FORWARDED_HOST $host;",
+                  'uwsgi_param HTTP_X_FORWARDED_SSL "" if_not_empty;',
+                  "uwsgi_param UWSGI_SCHEME $scheme;"):
+        assert param in site, param
+
+
 def test_body_limits_of_nginx_and_the_app_agree(stack):
     env = parse_env_file(stack.at("/etc/mayfly/mayfly.env"))
     app_limit = max_body_bytes(load(environ=env))
