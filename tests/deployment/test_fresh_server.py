@@ -561,6 +561,52 @@ def test_a_second_run_with_nothing_new_changes_nothing(server):
     assert fingerprint(server) == files
 
 
+# --- Backup, and a restore on a fresh server ---------------------------------------------
+
+# docs/deployment.md's backup: `mayfly backup` as the service user, with its settings.
+BACKUP = ("install -d -o mayfly -g mayfly -m 700 /var/backups/mayfly && "
+          "systemd-run --quiet --wait --pipe --collect --uid=mayfly "
+          "-p EnvironmentFile=/etc/mayfly/mayfly.env "
+          "/opt/mayfly/venv/bin/mayfly backup /var/backups/mayfly/mayfly.db && "
+          "tar -C / -czf /var/backups/mayfly/etc.tgz etc/mayfly etc/letsencrypt")
+# docs/deployment.md's restore, on a fresh server: settings and certificate back,
+# the installer, then the database in place of the new, empty one.
+RESTORE = ("tar -C / -xzf /root/restore/etc.tgz && "
+           f"cd {CHECKOUT} && deployment/install.sh --domain {DOMAIN} --email {EMAIL} "
+           "--acme-server {acme} && "
+           "systemctl stop mayfly && "
+           "rm -f /var/lib/mayfly/mayfly.db-wal /var/lib/mayfly/mayfly.db-shm && "
+           "install -o mayfly -g mayfly -m 600 /root/restore/mayfly.db /var/lib/mayfly/ && "
+           "systemctl start mayfly")
+
+
+def test_a_backup_restores_on_a_fresh_server(server, tmp_path):
+    client = server.client()
+    kept = client.send(crypto.Message("in the backup"))
+    burnt = client.send(crypto.Message("read before the backup"))
+    client.read(Link.parse(burnt.link))
+    server.guest.run(BACKUP)
+    saved = tmp_path / "backup"
+    shutil.copytree(server.guest.path("/var/backups/mayfly"), saved)
+    server.guest.poweroff()  # its nginx holds ports 80 and 443
+
+    fresh = Guest("bookworm", tmp_path, "mayfly-restored")
+    try:
+        prepare(fresh, server.checkout, server.pebble.cert)
+        shutil.copytree(saved, fresh.path("/root/restore"))
+        fresh.boot()
+        started = time.monotonic()
+        fresh.run(RESTORE.format(acme=server.pebble.directory),
+                  env={"REQUESTS_CA_BUNDLE": PEBBLE_LISTENER}, timeout=900)
+        record("restore on a fresh guest (install included)",
+               f"{time.monotonic() - started:.1f} s")
+        assert client.read(Link.parse(kept.link))[0].text == "in the backup"
+        response = server.session().get(f"{BASE}/api/v1/secrets/{Link.parse(burnt.link).id}",
+                                        timeout=10)
+        assert response.status_code == 404
+    finally:
+        fresh.remove()
+
 # --- Debian 13 --------------------------------------------------------------------------
 
 
