@@ -557,7 +557,7 @@ def start_mayfly(opts: Options, runner: Runner, code_changed: bool) -> None:
     ours = {layout.env_file, layout.uwsgi_ini, layout.ready_probe,
             *(layout.systemd_dir / unit for unit in
               ("mayfly.service", "mayfly-purge.service", "mayfly-purge.timer"))}
-    if runner.changed & ours:
+    if runner.dry_run or runner.changed & ours:
         runner.run(["systemctl", "daemon-reload"])
     runner.run(["systemctl", "enable", "--quiet", "mayfly.service", "mayfly-purge.timer"])
     # A start waits for ExecStartPost= (mayfly answering), so restarting right after
