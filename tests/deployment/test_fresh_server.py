@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,10 +30,8 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from click.testing import CliRunner
 
 from mayfly import crypto
-from mayfly.cli import main as mayfly_cli
 from mayfly.client import Client, Link
 
 from .guest import Guest
@@ -227,18 +227,31 @@ def test_http_redirects_to_https(server):
     assert response.headers["Location"] == f"{BASE}/s/abc?x=1"
 
 
+# The installed `mayfly` command's code in a process of its own, resolving the
+# test's domain to this machine as DNS would for a real one.
+CLI = ("import socket, sys; real = socket.getaddrinfo; "
+       "socket.getaddrinfo = lambda host, *a, **k: real("
+       f"'127.0.0.1' if host == '{DOMAIN}' else host, *a, **k); "
+       "from mayfly.cli import main; sys.argv[0] = 'mayfly'; main()")
+
+
+def mayfly(server: Server, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", CLI, *args], input=stdin, text=True,
+                          capture_output=True, timeout=60,
+                          env={"PATH": os.defpath, "REQUESTS_CA_BUNDLE": str(server.ca_file),
+                               "MAYFLY_SERVER": BASE})
+
+
 def test_a_secret_goes_through_the_cli(server):
-    runner = CliRunner()
-    env = {"REQUESTS_CA_BUNDLE": str(server.ca_file), "MAYFLY_SERVER": BASE}
-    sent = runner.invoke(mayfly_cli, ["send"], input="over the installed server\n", env=env)
-    assert sent.exit_code == 0, sent.output
-    link = sent.output.split()[0]
+    sent = mayfly(server, "send", stdin="over the installed server\n")
+    assert sent.returncode == 0, sent.stderr
+    link = sent.stdout.split()[0]
     assert link.startswith(f"{BASE}/s/")
-    read = runner.invoke(mayfly_cli, ["read", link], env=env)
-    assert read.exit_code == 0, read.output
-    assert "over the installed server" in read.output
-    again = runner.invoke(mayfly_cli, ["read", link], env=env)
-    assert again.exit_code != 0
+    read = mayfly(server, "read", link)
+    assert read.returncode == 0, read.stderr
+    assert "over the installed server" in read.stdout
+    again = mayfly(server, "read", link)
+    assert again.returncode != 0 and again.stderr.startswith("Error: ")
 
 
 @pytest.fixture
