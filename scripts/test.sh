@@ -9,5 +9,5 @@ mapfile -t packages < <(cat "$ROOT/scripts/apt-packages.txt" "$ROOT/scripts/benc
 apt_install "${packages[@]}"
 venv_install "test,bench"
 cd "$ROOT"
-"$VENV/bin/ruff" check src tests bench
+"$VENV/bin/ruff" check src tests bench harness
 exec "$VENV/bin/python" -m pytest "$@"
