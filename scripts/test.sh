@@ -13,5 +13,5 @@ mapfile -t guest_packages < <(grep -v '^\s*#' "$ROOT/scripts/guest-apt-packages.
 apt_install --no-install-recommends "${guest_packages[@]}"
 venv_install "test,bench"
 cd "$ROOT"
-"$VENV/bin/ruff" check src tests bench
+"$VENV/bin/ruff" check src tests bench harness
 exec "$VENV/bin/python" -m pytest "$@"

@@ -85,6 +85,18 @@ JS_STRINGS = {
                       "shortly."),
     "oops_refused": _l("The server refused the request: %(detail)s"),
     "oops_receipt": _l("This receipt link is incomplete or not valid."),
+    "reply_empty": _l("Write a reply or attach a file first."),
+    "reply_send": _l("Send the reply"),
+    "reply_no_more": _l("You have already replied: one reply per view of the message."),
+    "replies_none": _l("No reply yet."),
+    "replies_count": _n("%(n)s reply", "%(n)s replies"),
+    "reply_title": _l("Reply %(number)s, received %(when)s"),
+    "reply_open": _l("Read the reply"),
+    "reply_burns": _l("It was destroyed on the server as you opened it: copy what you need "
+                      "before you leave."),
+    "reply_was_read": _l("Read at %(when)s: destroyed."),
+    "reply_no_key": _l("This receipt link has no reply key, so the replies cannot be opened. "
+                       "Use the whole receipt link."),
 }
 
 
@@ -153,7 +165,8 @@ def exact_duration(seconds: int) -> str:
 def notification(secret_id: str):
     """'You have a new message': looks the secret up, never spends a view."""
     live = app_rules().metadata(secret_id)  # SecretGone becomes the Ashes page
-    return _page("notification.html", secret_id=secret_id, passphrase=live.kdf is not None)
+    return _page("notification.html", secret_id=secret_id, passphrase=live.kdf is not None,
+                 max_bytes=app_rules().settings.max_ciphertext_bytes)
 
 
 @bp.get("/r/<secret_id>")

@@ -5,8 +5,8 @@ export class ApiError extends Error {
   constructor(kind, { status = 0, problem = {} } = {}) {
     super(problem.detail || problem.title || kind);
     this.name = "ApiError";
-    // gone | wrong-passphrase | forbidden | too-large | rate-limited | unreachable |
-    // unavailable | refused | server
+    // gone | wrong-passphrase | no-replies-left | forbidden | too-large | rate-limited |
+    // unreachable | unavailable | refused | server
     this.kind = kind;
     this.status = status;
     this.problem = problem;
@@ -20,6 +20,7 @@ function kindOf(status, problem) {
   const type = String(problem.type || "");
   if (status === 404) return "gone";
   if (type.endsWith("/wrong-passphrase")) return "wrong-passphrase";
+  if (type.endsWith("/no-replies-left")) return "no-replies-left";
   if (status === 403) return "forbidden";
   if (status === 401) return "forbidden";
   if (status === 413) return "too-large";
@@ -65,3 +66,9 @@ export const revealSecret = (id, linkProof, accessProof) =>
 export const getReceipt = (id, token) => call("GET", `${one(id)}/receipt`, { token });
 /** Burn early, with the manage token. */
 export const burnSecret = (id, token) => call("DELETE", one(id), { token });
+/** Post a reply to the sender: the link proof and the reply's ciphertext, base64url. */
+export const postReply = (id, linkProof, ciphertext) =>
+  call("POST", `${one(id)}/replies`, { json: { link_proof: linkProof, ciphertext } });
+/** Read a reply once, with the manage token; answers {ciphertext}. */
+export const revealReply = (id, number, token) =>
+  call("POST", `${one(id)}/replies/${Number(number)}/reveal`, { token });

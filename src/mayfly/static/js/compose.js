@@ -2,7 +2,8 @@
 import "./common.js";
 import { ApiError, createSecret } from "./api.js";
 import {
-  b64encode, deriveKeys, kdfToJson, newKdf, newLinkKey, pack, proofHash, seal, sealedSize,
+  b64encode, deriveKeys, kdfToJson, newKdf, newLinkKey, newReplyKeys, pack, proofHash, seal,
+  sealedSize,
 } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
 import { formatBytes, formatTime, t } from "./i18n.js";
@@ -78,7 +79,19 @@ drop.addEventListener("drop", (event) => {
   addFiles([...event.dataTransfer.files]);
 });
 
-/** Encrypt the form's message; return the body to upload and the link key. */
+/** The reply key pair, wrapped under a fresh receipt key; null if replies are off. */
+async function replyKey() {
+  if (!byId("allow-reply").checked) return { receiptKey: null, replyKey: null };
+  const receiptKey = newLinkKey();
+  const pair = await newReplyKeys(receiptKey);
+  return {
+    receiptKey,
+    replyKey: { public_key: b64encode(pair.publicKey),
+      wrapped_private_key: b64encode(pair.wrappedPrivateKey) },
+  };
+}
+
+/** Encrypt the form's message; return the body to upload and the link and receipt keys. */
 async function encrypt() {
   const attachments = await Promise.all(files.map(async (file) => ({
     name: file.name,
@@ -90,6 +103,7 @@ async function encrypt() {
   const linkKey = newLinkKey();
   const keys = await deriveKeys(linkKey, passphrase, kdf);
   const ciphertext = await seal(keys.contentKey, pack({ text: text.value, files: attachments }));
+  const { receiptKey, replyKey: reply } = await replyKey();
   const body = {
     ciphertext: b64encode(ciphertext),
     link_proof_hash: b64encode(await proofHash(keys.linkProof)),
@@ -97,13 +111,16 @@ async function encrypt() {
     kdf: kdf === null ? null : kdfToJson(kdf),
     expires_in: Number(byId("lifetime").value),
     max_views: Number(byId("views").value),
+    reply_key: reply,
   };
-  return { body, linkKey, passphrase };
+  return { body, linkKey, passphrase, receiptKey };
 }
 
-function showShare(created, linkKey, passphrase) {
+function showShare(created, linkKey, passphrase, receiptKey) {
   const link = `${created.url}#${b64encode(linkKey)}`;
-  const receipt = `${created.receipt_url}#${created.manage_token}`;
+  // The receipt key follows the token: only this link can open the replies.
+  const suffix = receiptKey === null ? "" : `.${b64encode(receiptKey)}`;
+  const receipt = `${created.receipt_url}#${created.manage_token}${suffix}`;
   byId("share-link").value = link;
   byId("receipt-link").value = receipt;
   byId("open-receipt").href = receipt;
@@ -147,9 +164,9 @@ form.addEventListener("submit", async (event) => {
   createButton.disabled = true;
   createButton.textContent = t("encrypting");
   try {
-    const { body, linkKey, passphrase } = await encrypt();
+    const { body, linkKey, passphrase, receiptKey } = await encrypt();
     const created = await createSecret(body);
-    showShare(created, linkKey, passphrase);
+    showShare(created, linkKey, passphrase, receiptKey);
   } catch (error) {
     hint(composeHint, explain(error));
   } finally {

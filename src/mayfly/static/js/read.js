@@ -6,6 +6,7 @@ import {
 } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
 import { formatBytes, t } from "./i18n.js";
+import { offerReply } from "./reply.js";
 
 const app = document.querySelector(".app");
 const secretId = app.dataset.secretId;
@@ -65,6 +66,9 @@ async function read(key) {
     b64encode(keys.accessProof));
   const plaintext = await unseal(keys.contentKey, b64decode(revealed.ciphertext));
   showMessage(unpack(plaintext), revealed.views_left);
+  if (revealed.reply_public_key) {
+    offerReply(secretId, b64decode(revealed.reply_public_key), keys.linkProof);
+  }
 }
 
 function fail(error) {
