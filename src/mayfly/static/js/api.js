@@ -2,7 +2,7 @@
 
 /** Why a call failed: kind is one of the names below, for the page to explain. */
 export class ApiError extends Error {
-  constructor(kind, { status = 0, problem = {} } = {}) {
+  constructor(kind, { status = 0, problem = {}, retryAfter = 0 } = {}) {
     super(problem.detail || problem.title || kind);
     this.name = "ApiError";
     // gone | wrong-passphrase | no-replies-left | forbidden | too-large | rate-limited |
@@ -10,6 +10,8 @@ export class ApiError extends Error {
     this.kind = kind;
     this.status = status;
     this.problem = problem;
+    // Seconds to wait before trying again (Retry-After of a 429 or 503), 0 if not said.
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -50,7 +52,9 @@ async function call(method, path, { json = undefined, token = undefined } = {}) 
   } catch {
     // Not problem+json (a proxy's error page): the status says enough.
   }
-  throw new ApiError(kindOf(response.status, problem || {}), { status: response.status, problem });
+  const retryAfter = Math.max(0, Math.ceil(Number(response.headers.get("Retry-After")) || 0));
+  throw new ApiError(kindOf(response.status, problem || {}),
+    { status: response.status, problem, retryAfter });
 }
 
 const one = (id) => `/${encodeURIComponent(id)}`;

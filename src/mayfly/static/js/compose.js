@@ -1,12 +1,12 @@
 // Compose and share: encrypt here, upload only ciphertext, show the link and its QR code.
-import "./common.js";
+import { warnBeforeLeaving } from "./common.js";
 import { ApiError, createSecret } from "./api.js";
 import {
   b64encode, deriveKeys, kdfToJson, newKdf, newLinkKey, newReplyKeys, pack, proofHash, seal,
   sealedSize,
 } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
-import { formatBytes, formatTime, t } from "./i18n.js";
+import { formatAgainst, formatBytes, formatTime, t } from "./i18n.js";
 import { drawQr } from "./qr.js";
 
 const app = document.querySelector(".app");
@@ -27,7 +27,7 @@ function currentSize() {
 
 function refreshSize() {
   const used = currentSize();
-  size.textContent = t("size_of", { used: formatBytes(used), limit: formatBytes(maxBytes) });
+  size.textContent = t("size_of", formatAgainst(used, maxBytes));
   size.classList.toggle("over", used > maxBytes);
 }
 
@@ -38,6 +38,9 @@ function renderFiles() {
     remove.addEventListener("click", () => {
       files.splice(index, 1);
       renderFiles();
+      // Focus goes to the file now in this place, else the one before, else "Attach files".
+      const buttons = fileList.querySelectorAll("button");
+      (buttons[Math.min(index, buttons.length - 1)] ?? fileInput).focus();
     });
     return el("li", { testid: "file" }, el("span", { class: "name", textContent: file.name }),
       el("span", { class: "muted", textContent: formatBytes(file.size) }), remove);
@@ -129,15 +132,17 @@ function showShare(created, linkKey, passphrase, receiptKey) {
   document.querySelector("[data-testid=share-views]").textContent =
     t("views_allowed", { n: created.views_left });
   document.querySelector("[data-testid=share-passphrase]").hidden = passphrase === null;
-  drawQr(byId("qr"), link, byId("qr").getAttribute("aria-label"));
+  drawQr(byId("qr"), link, byId("qr").dataset.label);
   showSection(byId("share"));
 }
 
 function explain(error) {
   if (!(error instanceof ApiError)) return t("oops_server");
   switch (error.kind) {
-    case "too-large": return t("too_large", { limit: formatBytes(maxBytes) });
+    case "too-large": return t("too_large", formatAgainst(currentSize(), maxBytes));
     case "unreachable": return t("oops_unreachable");
+    case "rate-limited": return t("rate_limited", { n: error.retryAfter || 60 });
+    case "unavailable": return t("oops_unavailable");
     case "refused": return t("oops_refused", { detail: error.message });
     default: return t("oops_server");
   }
@@ -157,7 +162,7 @@ form.addEventListener("submit", async (event) => {
     return;
   }
   if (currentSize() > maxBytes) {
-    hint(composeHint, t("too_large", { limit: formatBytes(maxBytes) }));
+    hint(composeHint, t("too_large", formatAgainst(currentSize(), maxBytes)));
     return;
   }
   hint(composeHint, "");
@@ -173,7 +178,14 @@ form.addEventListener("submit", async (event) => {
     createButton.disabled = false;
     createButton.textContent = t("create");
   }
+  // A disabled button drops focus to <body>; give it back unless the share view took it.
+  if (byId("share").hidden) createButton.focus();
 });
 
+warnBeforeLeaving(() => {
+  if (!byId("share").hidden) return t("leave_link");
+  const draft = text.value.trim() || files.length > 0 || byId("passphrase").value;
+  return draft ? t("leave_draft") : "";
+});
 refreshSize();
 grow();

@@ -131,6 +131,10 @@ function fail(error) {
     oops(t("oops_receipt"));
   } else if (error instanceof ApiError && error.kind === "unreachable") {
     oops(t("oops_unreachable"));
+  } else if (error instanceof ApiError && error.kind === "unavailable") {
+    oops(t("oops_unavailable"));
+  } else if (error instanceof ApiError && error.kind === "rate-limited") {
+    oops(t("rate_limited", { n: error.retryAfter || 60 }));
   } else {
     oops(t("oops_server"));
   }
@@ -162,6 +166,8 @@ if (!token) {
     try {
       await burnSecret(secretId, token);
       await load();
+      // The buttons are gone: focus the new state, which is also announced.
+      if (!card.hidden) state.focus();
     } catch (error) {
       fail(error);
     }

@@ -2,7 +2,7 @@
 import { ApiError, postReply } from "./api.js";
 import { b64encode, pack, PUBLIC_KEY_BYTES, sealedSize, sealReply } from "./crypto.js";
 import { byId, el, hint } from "./dom.js";
-import { formatBytes, t } from "./i18n.js";
+import { formatAgainst, formatBytes, t } from "./i18n.js";
 
 const maxBytes = Number(document.querySelector(".app").dataset.maxBytes);
 
@@ -10,11 +10,11 @@ const maxBytes = Number(document.querySelector(".app").dataset.maxBytes);
 const replySize = (text, files) => PUBLIC_KEY_BYTES + sealedSize(text,
   files.map((f) => ({ name: f.name, type: f.type, size: f.size })));
 
-function explain(error) {
+function explain(error, used) {
   if (!(error instanceof ApiError)) return t("oops_server");
   switch (error.kind) {
     case "no-replies-left": return t("reply_no_more");
-    case "too-large": return t("too_large", { limit: formatBytes(maxBytes) });
+    case "too-large": return t("too_large", formatAgainst(used, maxBytes));
     case "unreachable": return t("oops_unreachable");
     case "gone": return t("reply_no_more");
     case "refused": return t("oops_refused", { detail: error.message });
@@ -41,7 +41,7 @@ export function offerReply(secretId, publicKey, linkProof) {
 
   const refresh = () => {
     const used = replySize(text.value, files);
-    size.textContent = t("size_of", { used: formatBytes(used), limit: formatBytes(maxBytes) });
+    size.textContent = t("size_of", formatAgainst(used, maxBytes));
     size.classList.toggle("over", used > maxBytes);
   };
   const render = () => {
@@ -81,7 +81,7 @@ export function offerReply(secretId, publicKey, linkProof) {
       return;
     }
     if (replySize(text.value, files) > maxBytes) {
-      hint(replyHint, t("too_large", { limit: formatBytes(maxBytes) }));
+      hint(replyHint, t("too_large", formatAgainst(replySize(text.value, files), maxBytes)));
       return;
     }
     hint(replyHint, "");
@@ -100,7 +100,7 @@ export function offerReply(secretId, publicKey, linkProof) {
       byId("reply-sent").focus();
     } catch (error) {
       // The text stays in the form: nothing the reader wrote is lost.
-      hint(replyHint, explain(error));
+      hint(replyHint, explain(error, replySize(text.value, files)));
     } finally {
       send.disabled = false;
       send.textContent = t("reply_send");
