@@ -35,7 +35,7 @@ def asset_version() -> str:
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the application: settings, storage, rules, blueprints, headers, limits."""
-    from . import api, limits, ops, problems, security, web
+    from . import api, bodies, limits, ops, problems, security, web
     from . import config as settings_module
     from .rules import Rules
     from .storage import open_storage
@@ -47,6 +47,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     storage = open_storage(settings.storage_url, data_dir, settings.sqlite_synchronous)
     app.extensions["mayfly"] = Rules(storage, settings)
     app.config["MAX_CONTENT_LENGTH"] = api.max_body_bytes(settings)
+    bodies.init_app(app, app.config["MAX_CONTENT_LENGTH"])
     app.json.sort_keys = False
 
     security.init_app(app, settings)
