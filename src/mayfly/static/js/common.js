@@ -13,6 +13,15 @@ for (const link of document.querySelectorAll("a[data-keep-hash]")) {
   });
 }
 
+// "Skip to content" moves focus without navigating: following href="#main"
+// would put #main in place of the link's #key (or the receipt's #token).
+for (const skip of document.querySelectorAll("a.skip")) {
+  skip.addEventListener("click", (event) => {
+    event.preventDefault();
+    document.getElementById("main").focus();
+  });
+}
+
 for (const button of document.querySelectorAll("[data-toggle-password]")) {
   const input = document.getElementById(button.dataset.togglePassword);
   button.addEventListener("click", () => {

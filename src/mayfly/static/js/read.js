@@ -32,7 +32,10 @@ function oops(reason) {
 const ashes = () => showSection(document.querySelector("[data-testid=ashes]"));
 
 function download(file) {
-  const url = URL.createObjectURL(new Blob([file.data], { type: file.type }));
+  // Always bytes to save, never a page: an HTML or SVG file opened from a blob:
+  // URL with its own type would run its scripts in our origin. The sender's
+  // type is only a label.
+  const url = URL.createObjectURL(new Blob([file.data], { type: "application/octet-stream" }));
   const link = el("a", { href: url, download: file.name, class: "button secondary",
     testid: "download", textContent: t("download") });
   return el("li", { testid: "attachment" },
