@@ -18,6 +18,11 @@ Contract, for every method taking ``now`` (seconds since the epoch):
   counters in the same atomic step as the change they record.
 * A receipt keeps only states and times (never ciphertext or proof hashes
   once the secret is gone) and disappears at ``keep_until``.
+* Once a secret ends (read, burned, failed, expired and purged), its
+  ciphertext must leave the backend's files within a bounded time, not
+  only its tables: the backend scrubs by itself what it can do cheaply off
+  the request path (SQLite: a checkpoint about a second later), and
+  ``scrub`` (run by ``mayfly purge``) does the rest, however long it takes.
 * Backend failures are raised as ``StorageUnavailable``, never as the
   driver's own exception, and leave nothing half-written.
 """
@@ -130,6 +135,10 @@ class Storage:
 
     def purge(self, now: float) -> Purged:
         """Physically remove expired ciphertexts and old receipts; say how many went."""
+        raise NotImplementedError
+
+    def scrub(self) -> str:
+        """Wipe ended secrets from the backend's files now; say what was done. May be slow."""
         raise NotImplementedError
 
     def counters(self) -> dict[str, int]:
