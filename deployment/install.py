@@ -433,8 +433,6 @@ def install(opts: Options, runner: Runner) -> None:
 
     runner.step("uWSGI, systemd and nginx configuration")
     values = template_values(opts, limit, env.get("MAYFLY_STORAGE_URL", ""))
-    ini = (HERE / "uwsgi" / "mayfly.ini").read_text()
-    runner.write(layout.uwsgi_ini, render("uwsgi/mayfly.ini", ini, values))
     for unit in ("mayfly.service", "mayfly-purge.service", "mayfly-purge.timer"):
         text = (HERE / "systemd" / unit).read_text()
         runner.write(layout.systemd_dir / unit, render(f"systemd/{unit}", text, values))

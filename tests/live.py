@@ -1,15 +1,13 @@
-"""Real servers for integration tests: mayfly under uWSGI on a free loopback port."""
+"""Real servers for integration tests: ``mayfly serve`` on a free loopback port."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from importlib.resources import files
 from pathlib import Path
 
 import requests
@@ -23,13 +21,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def uwsgi_binary() -> str:
-    """The uwsgi of this virtualenv (pyuwsgi); a missing one is a failure, not a skip."""
-    found = shutil.which("uwsgi", path=os.path.dirname(sys.executable)) or shutil.which("uwsgi")
-    assert found, "uwsgi is not installed: pip install pyuwsgi"
-    return found
 
 
 def wait_until_up(url: str, deadline: float = 30.0, process: subprocess.Popen | None = None):
@@ -48,7 +39,7 @@ def wait_until_up(url: str, deadline: float = 30.0, process: subprocess.Popen | 
 
 
 class LiveServer:
-    """mayfly under real uWSGI (master + workers) with its own data directory and log."""
+    """``mayfly serve`` (uWSGI master + workers) with its own data directory and log."""
 
     def __init__(self, workdir: Path, processes: int = 5, env: dict[str, str] | None = None):
         self.workdir = workdir
@@ -61,13 +52,9 @@ class LiveServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> LiveServer:
-        static = str(files("mayfly").joinpath("static"))
-        args = [
-            uwsgi_binary(), "--http", f"127.0.0.1:{self.port}", "--http-keepalive",
-            "--master", "--processes", str(self.processes), "--module", "mayfly.wsgi:app",
-            "--need-app", "--die-on-term", "--strict", "--thunder-lock", "--vacuum", "--lazy-apps",
-            "--static-map", f"/static={static}", "--listen", "128",
-        ]
+        # What a user starts, with uWSGI's own screen kept in the log for failures.
+        args = [str(Path(sys.executable).with_name("mayfly")), "serve", "--port", str(self.port),
+                "--processes", str(self.processes), "--verbose"]
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = open(self.log_path, "ab")
         # A session of its own, so that kill() can take down master and workers at once.

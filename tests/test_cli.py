@@ -145,25 +145,6 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme():
         assert f"mayfly {name}" in readme, f"README does not show mayfly {name}"
 
 
-def test_serve_runs_mayfly_under_uwsgi_and_stops_on_sigterm(tmp_path):
-    import signal
-
-    from .live import free_port, wait_until_up
-
-    port = free_port()
-    env = {**os.environ, "MAYFLY_DATA_DIR": str(tmp_path)}
-    with subprocess.Popen([MAYFLY, "serve", "--port", str(port), "--processes", "2"], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as server:
-        try:
-            wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
-            sent = mayfly("send", "--server", f"http://127.0.0.1:{port}", stdin="served")
-            assert mayfly("read", sent.stdout.strip()).stdout == "served\n"
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
-    assert (tmp_path / "mayfly.db").exists()
-
-
 def test_a_huge_body_is_refused_with_413_before_it_is_read(live_server):
     import http.client
 

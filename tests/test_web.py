@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from importlib.resources import files
 from pathlib import Path
@@ -13,11 +14,12 @@ from babel.messages.pofile import read_po
 
 from mayfly import crypto, web
 from mayfly.errors import StorageUnavailable
+from mayfly.languages import LANGUAGES, Language
+
+from .catalogues import TRANSLATIONS, folder, translations
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(str(files("mayfly")))
-TRANSLATIONS = PACKAGE / "translations"
-CATALOGUES = {"zh_CN": TRANSLATIONS / "zh_Hans_CN", "en": TRANSLATIONS / "en"}
 HTML = {"Accept": "text/html"}
 
 
@@ -120,19 +122,88 @@ def test_compose_shows_the_size_limit_to_the_script(client, app):
     assert f'data-max-bytes="{limit}"' in page
 
 
-# --- languages ---
+# --- languages: every test below loops over LANGUAGES ---
 
-@pytest.mark.parametrize("accept, lang, phrase", [
-    ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN", "写一条阅后即焚的消息"),
-    ("zh", "zh-CN", "写一条阅后即焚的消息"),
-    ("en-GB,en;q=0.9", "en", "Write a message that burns after reading"),
-    ("fr-FR", "en", "Write a message that burns after reading"),
-    ("", "en", "Write a message that burns after reading"),
-])
-def test_language_follows_accept_language(client, accept, lang, phrase):
-    page = client.get("/", headers={"Accept-Language": accept}).get_data(as_text=True)
-    assert f'<html lang="{lang}">' in page
-    assert phrase in page
+def page_in(client, language: Language | None = None, **headers) -> str:
+    """The compose page, in a chosen language (the cookie) or as Accept-Language picks."""
+    if language is not None:
+        client.set_cookie(web.LANG_COOKIE, language.code)
+    return client.get("/", headers=headers).get_data(as_text=True)
+
+
+def strings_in(page: str) -> dict:
+    """The strings the page hands its script."""
+    found = re.search(r'<script type="application/json" id="mayfly-strings">(.*?)</script>',
+                      page, re.S)[1]
+    assert "<" not in found  # escaped by tojson: it cannot close the script element
+    return json.loads(found)
+
+
+@pytest.mark.parametrize("language", LANGUAGES.values(), ids=LANGUAGES.keys())
+def test_every_language_makes_a_whole_page(client, language):
+    catalogue = translations(language)
+    heading = catalogue.gettext("Write a message that burns after reading")
+    if language.code != "en":
+        assert heading != "Write a message that burns after reading"
+    page = page_in(client, language)
+    assert f'<html lang="{language.tag}">' in page
+    current = re.findall(r'<span class="lang current" lang="([^"]+)" aria-current="true"', page)
+    assert current == [language.tag]
+    assert heading in page
+    strings = strings_in(page)
+    assert strings["copy"] == catalogue.gettext("Copy")
+    assert strings["views_allowed"] == {
+        category: catalogue.ngettext("Can be read %(n)s time.", "Can be read %(n)s times.", n)
+        for category, n in language.plural_samples.items()}
+
+
+@pytest.mark.parametrize("language", LANGUAGES.values(), ids=LANGUAGES.keys())
+def test_every_language_links_to_every_other(client, language):
+    page = page_in(client, language)
+    links = re.findall(r'href="/lang/(\w+)\?next=', page)
+    assert sorted(links) == sorted(code for code in LANGUAGES if code != language.code)
+    for other in LANGUAGES.values():
+        assert f'lang="{other.tag}"' in page and other.name in page
+
+
+@pytest.mark.parametrize("language", LANGUAGES.values(), ids=LANGUAGES.keys())
+def test_plural_forms_agree_with_the_browser_categories(language):
+    """The catalogue's Plural-Forms picks, for every count, the form of its CLDR category."""
+    catalogue = translations(language)
+    rule = language.locale.plural_form
+    samples = language.plural_samples
+    for singular, plural in [(s.singular, s.plural) for s in web.JS_STRINGS.values()
+                             if isinstance(s, web._n)]:
+        for n in [*range(250), 1001, 10**6 + 2]:
+            assert catalogue.ngettext(singular, plural, n) == \
+                catalogue.ngettext(singular, plural, samples[rule(n)]), (singular, n)
+
+
+# Accept-Language → language code. Every language's own tag picks it; regions and
+# scripts we lack fall back to the language; zh splits by script.
+ACCEPTED = [(language.tag, language.code) for language in LANGUAGES.values()] + [
+    ("zh-CN,zh;q=0.9,en;q=0.8", "zh_CN"),
+    ("zh", "zh_CN"),
+    ("zh-Hans", "zh_CN"),
+    ("zh-SG", "zh_CN"),
+    ("zh-TW", "zh_TW"),
+    ("zh-Hant", "zh_TW"),
+    ("zh-HK", "zh_TW"),
+    ("zh-Hant-HK,zh;q=0.8", "zh_TW"),
+    ("zh_tw", "zh_TW"),
+    ("en-GB,en;q=0.9", "en"),
+    ("sw-KE, zh-TW;q=0.5", "zh_TW"),
+    ("zh-TW;q=0.2, en;q=0.9", "en"),
+    ("zh-TW;q=0, sw", "en"),
+    ("x-klingon, *", "en"),
+    ("", "en"),
+]
+
+
+@pytest.mark.parametrize("accept, code", ACCEPTED)
+def test_language_follows_accept_language(client, accept, code):
+    page = page_in(client, **{"Accept-Language": accept})
+    assert f'<html lang="{LANGUAGES[code].tag}">' in page
 
 
 def test_chosen_language_is_remembered_over_accept_language(client):
@@ -141,6 +212,11 @@ def test_chosen_language_is_remembered_over_accept_language(client):
     assert response.headers["Location"] == "/r/" + "A" * 24
     page = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert '<html lang="zh-CN">' in page
+
+
+def test_an_unknown_language_cookie_falls_back_to_accept_language(client):
+    client.set_cookie(web.LANG_COOKIE, "xx")
+    assert '<html lang="zh-TW">' in page_in(client, **{"Accept-Language": "zh-TW"})
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil",
@@ -154,14 +230,6 @@ def test_unknown_language_is_not_found(client):
     assert client.get("/lang/xx", headers=HTML).status_code == 404
 
 
-def test_strings_for_the_script_are_translated_in_the_page(client):
-    page = client.get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
-    strings = re.search(r'<script type="application/json" id="mayfly-strings">(.*?)</script>',
-                        page, re.S)[1]
-    assert "\\u5df2\\u590d\\u5236" in strings  # 已复制, escaped by tojson
-    assert "<" not in strings
-
-
 def test_every_string_the_script_uses_exists():
     used = set()
     for module in (PACKAGE / "static" / "js").glob("*.js"):
@@ -170,37 +238,56 @@ def test_every_string_the_script_uses_exists():
     assert used <= set(web.JS_STRINGS), sorted(used - set(web.JS_STRINGS))
 
 
-def source_messages() -> set[str]:
-    """Every translatable string in web.py and the templates, as pybabel would extract it."""
+def source_messages() -> dict[str, str | tuple[str, str]]:
+    """Every translatable string in web.py and the templates, as pybabel extracts it."""
     method_map = [("src/mayfly/web.py", "python"), ("src/mayfly/templates/**.html", "jinja2")]
-    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
-    found = {message for _file, _line, message, _comments, _context in
-             extract_from_dir(str(ROOT), method_map, keywords=keywords)}
-    return {m if isinstance(m, str) else m[0] for m in found}
+    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "_n": (1, 2)}
+    found = [message for _file, _line, message, _comments, _context in
+             extract_from_dir(str(ROOT), method_map, keywords=keywords)]
+    return {m if isinstance(m, str) else m[0]: m for m in found}
 
 
-@pytest.mark.parametrize("language", sorted(CATALOGUES))
+def test_catalogues_are_exactly_the_languages():
+    """A catalogue in a folder Babel does not look in (zh_TW, not zh_Hant_TW) is never read."""
+    folders = {path.name for path in TRANSLATIONS.iterdir() if path.is_dir()}
+    assert folders == {language.catalogue for language in LANGUAGES.values()}
+
+
+@pytest.mark.parametrize("language", LANGUAGES.values(), ids=LANGUAGES.keys())
 def test_catalogue_translates_every_string(language):
-    with open(CATALOGUES[language] / "LC_MESSAGES" / "messages.po", "rb") as handle:
+    with open(folder(language) / "messages.po", "rb") as handle:
         catalogue = read_po(handle)
-    translated = {m.id: m.string for m in catalogue if m.id and m.string and not m.fuzzy}
+    translated = {(m.id if isinstance(m.id, str) else m.id[0]): m for m in catalogue
+                  if m.id and not m.fuzzy}
     wanted = source_messages()
     assert len(wanted) > 50
-    missing = sorted(wanted - set(translated))
-    assert not missing, f"{language} lacks: {missing}"
-    for msgid in wanted:
+    missing = sorted(msgid for msgid in wanted if msgid not in translated
+                     or not all(forms(translated[msgid].string)))
+    assert not missing, f"{language.code} lacks: {missing}"
+    for msgid, message in wanted.items():
         placeholders = sorted(re.findall(r"%\(\w+\)s", msgid))
-        assert sorted(re.findall(r"%\(\w+\)s", translated[msgid])) == placeholders, msgid
+        have = forms(translated[msgid].string)
+        if isinstance(message, tuple):
+            assert len(have) == catalogue.num_plurals, msgid
+            assert translated[msgid].id == message, f"{msgid}: stale plural"
+        for form in have:
+            assert sorted(re.findall(r"%\(\w+\)s", form)) == placeholders, (msgid, form)
 
 
-@pytest.mark.parametrize("language", sorted(CATALOGUES))
+def forms(string: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """A message's id or string as a tuple, plural or not (.mo files give lists)."""
+    return (string,) if isinstance(string, str) else tuple(string)
+
+
+@pytest.mark.parametrize("language", LANGUAGES.values(), ids=LANGUAGES.keys())
 def test_compiled_catalogue_matches_its_source(language):
-    folder = CATALOGUES[language] / "LC_MESSAGES"
-    with open(folder / "messages.po", "rb") as po, open(folder / "messages.mo", "rb") as mo:
+    with open(folder(language) / "messages.po", "rb") as po, \
+            open(folder(language) / "messages.mo", "rb") as mo:
         source, compiled = read_po(po), read_mo(mo)
-    want = {m.id: m.string for m in source if m.id and m.string and not m.fuzzy}
-    have = {m.id: m.string for m in compiled if m.id}
+    want = {forms(m.id): forms(m.string) for m in source if m.id and not m.fuzzy}
+    have = {forms(m.id): forms(m.string) for m in compiled if m.id}
     assert have == want, "run: pybabel compile -d src/mayfly/translations"
+    assert compiled.plural_forms == source.plural_forms
 
 
 def test_pages_link_assets_under_a_digest_of_their_content(client):

@@ -33,6 +33,11 @@ def asset_version() -> str:
     return digest.hexdigest()[:12]
 
 
+def data_directory(settings) -> str:
+    """Where the SQLite file lives by default: MAYFLY_DATA_DIR, else Flask's instance folder."""
+    return settings.data_dir or Flask(__name__, instance_relative_config=True).instance_path
+
+
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the application: settings, storage, rules, blueprints, headers, limits."""
     from . import api, bodies, limits, ops, problems, security, web
@@ -43,8 +48,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 static_url_path=f"/static/{asset_version()}")
     settings = settings_module.load(config)
-    data_dir = settings.data_dir or app.instance_path
-    storage = open_storage(settings.storage_url, data_dir, settings.sqlite_synchronous)
+    storage = open_storage(settings.storage_url, data_directory(settings),
+                           settings.sqlite_synchronous)
     app.extensions["mayfly"] = Rules(storage, settings)
     app.config["MAX_CONTENT_LENGTH"] = api.max_body_bytes(settings)
     bodies.init_app(app, app.config["MAX_CONTENT_LENGTH"])

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
-from importlib.resources import files as package_files
 from pathlib import Path
 
 import click
@@ -69,34 +67,24 @@ def main():
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--socket", "socket_path", metavar="PATH",
+              help="Listen on this unix socket (for nginx) instead of HTTP.")
 @click.option("--processes", default=5, show_default=True, type=click.IntRange(1, 64),
               help="uWSGI worker processes.")
-def serve(host: str, port: int, processes: int):
+@click.option("--verbose", is_flag=True, help="Show uWSGI's own start-up screen.")
+def serve(host: str, port: int, socket_path: str | None, processes: int, verbose: bool):
     """Run mayfly under uWSGI (storage from MAYFLY_STORAGE_URL, SQLite by default).
 
     Example: mayfly serve --port 8000
     """
-    from . import create_app
+    from .serve import Listener
+    from .serve import serve as run
 
+    listener = Listener(socket=socket_path) if socket_path else Listener(host, port)
     try:
-        create_app()  # fail here, with a clear message, on a bad setting
+        run(listener, processes, verbose, say=lambda line: click.echo(line, err=True))
     except MayflyError as exc:
         raise click.ClickException(str(exc)) from None
-    uwsgi = shutil.which("uwsgi", path=os.path.dirname(sys.executable)) or shutil.which("uwsgi")
-    if uwsgi is None:
-        raise click.ClickException("uwsgi is not installed (pip install pyuwsgi)")
-    static = str(package_files("mayfly").joinpath("static"))
-    click.echo(f"mayfly is listening on http://{host}:{port} (Ctrl+C to stop)", err=True)
-    args = [
-        uwsgi, "--http", f"{host}:{port}", "--http-keepalive", "--master",
-        "--processes", str(processes), "--module", "mayfly.wsgi:app", "--need-app",
-        "--die-on-term", "--strict", "--vacuum", "--thunder-lock", "--single-interpreter",
-        # Each worker builds its own app after the fork: no connection, lock or
-        # thread (a memory rate-limit store's timer) is shared with the master.
-        "--lazy-apps",
-        "--static-map", f"/static={static}", "--disable-logging",
-    ]
-    os.execv(uwsgi, args)
 
 
 @main.command()

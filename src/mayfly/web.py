@@ -7,6 +7,8 @@ secret; the only state a GET may set is the reader's language cookie.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from flask import (
     Blueprint,
     Flask,
@@ -16,24 +18,31 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from .errors import SecretGone
+from .languages import LANGUAGES, Language, by_locale, negotiate
 from .redirects import local_redirect
 from .rules import Rules
 
 bp = Blueprint("web", __name__)
 
-# Language codes (URLs, cookie) and their names. Babel expands zh_CN to its CLDR
-# name zh_Hans_CN, so that is the catalogue's directory under translations/.
-LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 LANG_COOKIE = "mayfly_lang"
 LANG_COOKIE_AGE = 365 * 86_400
 # The lifetimes the compose page offers, kept to those the operator allows.
 LIFETIMES = [(300, _l("5 minutes")), (3600, _l("1 hour")), (86_400, _l("1 day")),
              (7 * 86_400, _l("7 days"))]
+
+
+
+class _n(NamedTuple):  # noqa: N801 -- named like _l, as pybabel's keyword (-k _n:1,2)
+    """A string with a count (%(n)s) that takes each language's plural forms."""
+
+    singular: str
+    plural: str
+
 
 # Strings the JavaScript shows, translated from the same catalogues as the
 # templates and handed to the page as non-executable JSON.
@@ -50,16 +59,19 @@ JS_STRINGS = {
     "remove": _l("Remove"),
     "size_of": _l("%(used)s of %(limit)s"),
     "expires": _l("Expires %(when)s"),
-    "views_allowed": _l("Can be read %(n)s time(s)."),
-    "views_left": _l("%(n)s more view(s) left before it burns."),
+    "views_allowed": _n("Can be read %(n)s time.", "Can be read %(n)s times."),
+    "views_left": _n("%(n)s more view left before it burns.",
+                     "%(n)s more views left before it burns."),
     "last_view": _l("This was the last view: the message is now destroyed."),
-    "wrong_passphrase": _l("Wrong passphrase, %(n)s attempt(s) left."),
+    "wrong_passphrase": _n("Wrong passphrase, %(n)s attempt left.",
+                           "Wrong passphrase, %(n)s attempts left."),
     "need_passphrase": _l("Enter the passphrase."),
     "decrypting": _l("Decrypting…"),
     "read": _l("Read the message"),
     "download": _l("Download"),
     "state_waiting": _l("Waiting: not read yet."),
-    "state_waiting_some": _l("Waiting: read %(used)s of %(max)s time(s), last at %(when)s."),
+    # Only while views remain, so max is at least 2.
+    "state_waiting_some": _l("Waiting: read %(used)s of %(max)s times, last at %(when)s."),
     "state_read": _l("Read at %(when)s. The message is destroyed."),
     "state_burned": _l("You burned it at %(when)s."),
     "state_failed": _l("Burned at %(when)s after too many wrong passphrases."),
@@ -81,30 +93,32 @@ def rules() -> Rules:
 
 def select_locale() -> str:
     """The reader's choice (a cookie), else the browser's Accept-Language, else English."""
-    chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in LANGUAGES:
-        return chosen
-    for tag, _quality in request.accept_languages:
-        primary = tag.lower().replace("_", "-").split("-")[0]
-        if primary == "zh":
-            return "zh_CN"
-        if primary == "en":
-            return "en"
-    return "en"
+    chosen = LANGUAGES.get(request.cookies.get(LANG_COOKIE, ""))
+    wanted = (tag for tag, quality in request.accept_languages if quality > 0)
+    return (chosen or negotiate(wanted) or LANGUAGES["en"]).code
 
 
-def current_language() -> str:
-    """The page's language code, a key of LANGUAGES."""
-    return "zh_CN" if get_locale().language == "zh" else "en"
+def current_language() -> Language:
+    """The page's language, as Flask-Babel selected it."""
+    return by_locale(get_locale())
 
 
-def js_strings() -> dict[str, str]:
-    """JS_STRINGS in the page's language, translated once per language and process."""
+def js_strings() -> dict[str, str | dict[str, str]]:
+    """JS_STRINGS in the page's language, translated once per language and process.
+
+    A plural string becomes its form for each CLDR category the language has
+    ({"one": ..., "few": ..., "other": ...}): the browser picks with Intl.PluralRules.
+    """
     translated = current_app.extensions.setdefault("mayfly.js_strings", {})
     language = current_language()
-    if language not in translated:
-        translated[language] = {key: str(text) for key, text in JS_STRINGS.items()}
-    return translated[language]
+    if language.code not in translated:
+        catalogue = get_translations()
+        translated[language.code] = {
+            key: ({category: catalogue.ngettext(text.singular, text.plural, sample)
+                   for category, sample in language.plural_samples.items()}
+                  if isinstance(text, _n) else str(text))
+            for key, text in JS_STRINGS.items()}
+    return translated[language.code]
 
 
 def _page(template: str, status: int = 200, **context) -> Response:
@@ -164,7 +178,5 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _language_context():
-        code = current_language()
-        return {"languages": LANGUAGES, "html_lang": code.replace("_", "-"),
-                "current_language": code,
+        return {"languages": LANGUAGES.values(), "current_language": current_language(),
                 "static_url": lambda path: url_for("static", filename=path)}

@@ -62,3 +62,9 @@ def open_receipt(page: Page, receipt_link: str) -> str:
     state = page.get_by_test_id("receipt-state")
     expect(state).to_have_attribute("data-state", re.compile(r"\w+"))
     return state.get_attribute("data-state")
+
+
+def choose_language(page: Page, code: str) -> None:
+    """Open the language menu and pick a language by its code (zh_TW)."""
+    page.get_by_test_id("languages").locator("summary").click()
+    page.get_by_test_id(f"lang-{code}").click()

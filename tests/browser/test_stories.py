@@ -9,7 +9,17 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from .story import assert_burned, create_secret, open_link, open_receipt, read_message
+from mayfly.languages import LANGUAGES
+
+from ..catalogues import translations
+from .story import (
+    assert_burned,
+    choose_language,
+    create_secret,
+    open_link,
+    open_receipt,
+    read_message,
+)
 
 pytestmark = pytest.mark.slow  # real Chromium and uWSGI
 
@@ -39,7 +49,7 @@ def test_wrong_passphrase_leaves_the_message_then_the_right_one_reads_it(sender,
     open_link(reader, shared.link)
     reader.get_by_test_id("passphrase-input").fill("wrong horse")
     reader.get_by_test_id("read").click()
-    expect(reader.get_by_test_id("read-hint")).to_contain_text("4 attempt(s) left")
+    expect(reader.get_by_test_id("read-hint")).to_contain_text("4 attempts left")
     expect(reader.get_by_test_id("notification")).to_be_visible()
 
     assert read_message(reader, passphrase="correct horse") == SECRET
@@ -90,27 +100,60 @@ def test_a_link_preview_bot_uses_no_view(sender, reader):
     assert read_message(reader) == SECRET
 
 
-def test_language_switch_keeps_the_key_and_is_remembered(sender, reader):
-    shared = create_secret(sender, SECRET)
+def test_every_language_switch_keeps_the_key_and_is_remembered(sender, reader):
+    shared = create_secret(sender, SECRET, views=2)
     key = shared.link.split("#")[1]
+    others = [language for language in LANGUAGES.values() if language.code != "en"]
 
     open_link(reader, shared.link)
-    expect(reader.locator("h1:visible")).to_have_text("You have a new message")
-    reader.get_by_test_id("lang-zh_CN").click()
-    expect(reader.locator("h1:visible")).to_have_text("你有一条新消息")
-    assert reader.url.endswith("#" + key)
-    reader.get_by_test_id("lang-en").click()
-    expect(reader.locator("h1:visible")).to_have_text("You have a new message")
-    reader.get_by_test_id("lang-zh_CN").click()
-    expect(reader.locator("html")).to_have_attribute("lang", "zh-CN")
+    for language in [*others, LANGUAGES["en"]]:
+        choose_language(reader, language.code)
+        heading = translations(language).gettext("You have a new message")
+        expect(reader.locator("html")).to_have_attribute("lang", language.tag)
+        expect(reader.locator("h1:visible")).to_have_text(heading)
+        expect(reader.get_by_test_id("languages").locator("summary")).to_have_text(language.name)
+        assert reader.url.endswith("#" + key), language.code
 
-    # The key survived three switches: Read works on this very page.
+    # The key survived every switch: Read works on this very page, and the
+    # script's plural is the language's own.
+    most_forms = max(others, key=lambda language: len(language.plural_samples))
+    choose_language(reader, most_forms.code)
     reader.get_by_test_id("read").click()
     expect(reader.get_by_test_id("message-text")).to_have_text(SECRET)
-    expect(reader.get_by_test_id("views-left")).to_contain_text("消息现已销毁")
+    catalogue = translations(most_forms)
+    views_left = catalogue.ngettext("%(n)s more view left before it burns.",
+                                    "%(n)s more views left before it burns.", 1)
+    expect(reader.get_by_test_id("views-left")).to_have_text(views_left % {"n": 1})
 
     reader.goto("/")  # and the choice is remembered on the next page
-    expect(reader.get_by_test_id("compose").locator("h1")).to_have_text("写一条阅后即焚的消息")
+    expect(reader.get_by_test_id("compose").locator("h1")).to_have_text(
+        catalogue.gettext("Write a message that burns after reading"))
+
+
+def test_the_language_menu_works_by_keyboard(new_context):
+    page = new_context().new_page()
+    page.goto("/")
+    menu = page.get_by_test_id("languages")
+    menu.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("open", "")
+    page.keyboard.press("Escape")
+    expect(menu).not_to_have_attribute("open", "")
+    expect(menu.locator("summary")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_attribute("lang", LANGUAGES["zh_CN"].tag)
+    page.keyboard.press("Enter")
+    expect(page.locator("html")).to_have_attribute("lang", LANGUAGES["zh_CN"].tag)
+
+
+def test_the_language_menu_works_without_javascript(new_context):
+    page = new_context(java_script_enabled=False).new_page()
+    page.goto("/")
+    choose_language(page, "zh_TW")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-TW")
+    expect(page.get_by_test_id("noscript")).to_contain_text(
+        translations(LANGUAGES["zh_TW"]).gettext("This page needs JavaScript"))
 
 
 def test_chinese_browser_gets_chinese_pages(new_context):

@@ -1,5 +1,5 @@
 // What every page does: show the app (JavaScript runs), keep #key across a
-// language switch, password show/hide toggles and copy buttons.
+// language switch, close the language menu, password show/hide toggles and copy buttons.
 import { copyText } from "./dom.js";
 import { t } from "./i18n.js";
 
@@ -10,6 +10,19 @@ for (const node of document.querySelectorAll("[data-needs-js]")) node.hidden = f
 for (const link of document.querySelectorAll("a[data-keep-hash]")) {
   link.addEventListener("click", () => {
     link.hash = location.hash;
+  });
+}
+
+// A <details> menu opens and closes without us; Escape and a click elsewhere
+// close it, as they would a native menu.
+for (const menu of document.querySelectorAll("details[data-menu]")) {
+  menu.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !menu.open) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+  document.addEventListener("click", (event) => {
+    if (menu.open && !menu.contains(event.target)) menu.open = false;
   });
 }
 

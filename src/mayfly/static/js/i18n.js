@@ -3,12 +3,18 @@
 const source = document.getElementById("mayfly-strings");
 const strings = source ? JSON.parse(source.textContent) : {};
 
-/** The page's language as a BCP 47 tag (zh-CN, en). */
+/** The page's language as a BCP 47 tag (zh-CN, pt-BR, en). */
 export const locale = document.documentElement.lang || "en";
 
-/** A translated string; %(name)s placeholders are filled from params. */
+const plurals = new Intl.PluralRules(locale);
+
+/**
+ * A translated string; %(name)s placeholders are filled from params. A string
+ * with a count holds a form per plural category: params.n picks one.
+ */
 export function t(key, params = {}) {
-  const text = Object.hasOwn(strings, key) ? strings[key] : key;
+  let text = Object.hasOwn(strings, key) ? strings[key] : key;
+  if (typeof text === "object") text = text[plurals.select(Number(params.n))] ?? text.other;
   return text.replace(/%\((\w+)\)s/g, (_, name) => String(params[name] ?? ""));
 }
 

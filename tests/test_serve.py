@@ -1,0 +1,197 @@
+"""``mayfly serve``: the packaged uWSGI configuration, a few lines for a person, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from mayfly.serve import Listener, is_loopback, redacted, uwsgi_command, uwsgi_ini
+
+from .helpers import create_body
+from .live import free_port, wait_until_up
+
+MAYFLY = str(Path(sys.executable).with_name("mayfly"))
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("redis://:s3cret@cache:6379/0", "redis://:***@cache:6379/0"),
+    ("rediss://mayfly:s3cret@cache:6380/1", "rediss://mayfly:***@cache:6380/1"),
+    ("redis+cluster://:pw@a:7000,b:7001", "redis+cluster://:***@a:7000,b:7001"),
+    ("redis://cache:6379/0", "redis://cache:6379/0"),
+])
+def test_a_storage_url_is_shown_without_its_password(url, shown):
+    assert redacted(url) == shown
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("localhost", True),
+    ("0.0.0.0", False), ("::", False), ("192.168.1.10", False), ("example.org", False),
+])
+def test_only_loopback_addresses_count_as_local(host, loopback):
+    assert is_loopback(host) is loopback
+
+
+def test_the_command_line_adds_only_the_listener_and_workers_to_the_packaged_ini():
+    ini = uwsgi_ini()
+    assert Path(ini).is_file()
+    http = uwsgi_command(Listener("127.0.0.1", 8123), 3, verbose=False)[1:]
+    assert http == ["--ini", ini, "--ini", f"{ini}:http", "--http", "127.0.0.1:8123",
+                    "--ini", f"{ini}:quiet", "--processes", "3"]
+    unix = uwsgi_command(Listener(socket="/run/m.sock"), 2, verbose=True)[1:]
+    assert unix == ["--ini", ini, "--ini", f"{ini}:socket", "--socket", "/run/m.sock",
+                    "--processes", "2"]
+
+
+def serve(*args: str, env: dict | None = None) -> subprocess.Popen:
+    """Start ``mayfly serve`` as a user does, in a session of its own."""
+    return subprocess.Popen([MAYFLY, "serve", *args], env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def stop(server: subprocess.Popen) -> str:
+    """SIGTERM the server (uWSGI's die-on-term), return everything it printed."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        output, _ = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+    return output
+
+
+def run_serve(*args: str, env: dict) -> subprocess.CompletedProcess:
+    """``mayfly serve`` expected to refuse at once."""
+    return subprocess.run([MAYFLY, "serve", *args], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.slow
+def test_serve_prints_a_few_lines_not_the_uwsgi_screen_and_keeps_data_private(tmp_path):
+    data = tmp_path / "data"
+    port = free_port()
+    # One worker: stopping while a second one still loads the app would print its
+    # interrupted import, which is not what this test is about.
+    server = serve("--port", str(port), "--processes", "1", env={"MAYFLY_DATA_DIR": str(data)})
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
+        created = requests.post(f"http://127.0.0.1:{port}/api/v1/secrets", timeout=10,
+                                json=create_body(b"\x01" + bytes(64), b"l" * 32, b"a" * 32))
+        assert created.status_code == 201
+    finally:
+        output = stop(server)
+    assert f"mayfly is serving http://127.0.0.1:{port}" in output
+    assert f"data: SQLite database {data / 'mayfly.db'}" in output
+    assert "Ctrl+C" in output
+    for screen in ("Starting uWSGI", "spawned uWSGI", "Operational MODE", "your memory page"):
+        assert screen not in output
+    assert len(output.splitlines()) <= 8, output
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for path in data.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+@pytest.mark.slow
+def test_serve_verbose_shows_the_uwsgi_screen(tmp_path):
+    port = free_port()
+    server = serve("--port", str(port), "--processes", "1", "--verbose",
+                   env={"MAYFLY_DATA_DIR": str(tmp_path)})
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
+    finally:
+        output = stop(server)
+    assert "Starting uWSGI" in output and "spawned uWSGI worker 1" in output
+
+
+@pytest.mark.slow
+def test_serve_refuses_a_taken_port_in_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_serve("--port", str(port), env={"MAYFLY_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr == (f"Error: port {port} on 127.0.0.1 is already in use"
+                             " (is mayfly already running? choose another with --port)\n")
+    assert result.stdout == ""
+
+
+@pytest.mark.slow
+def test_serve_refuses_a_data_directory_it_cannot_create_in_one_line(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    result = run_serve("--port", str(free_port()),
+                       env={"MAYFLY_DATA_DIR": str(tmp_path / "file" / "data")})
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: cannot create the data directory {tmp_path}/file")
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere; the case above covers root")
+def test_serve_refuses_a_read_only_data_directory_in_one_line(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o500)
+    result = run_serve("--port", str(free_port()), env={"MAYFLY_DATA_DIR": str(data)})
+    assert result.returncode == 1
+    assert result.stderr == (f"Error: the data directory {data} is not writable by this user"
+                             " (set MAYFLY_DATA_DIR to one that is)\n")
+
+
+@pytest.mark.slow
+def test_serve_refuses_a_bad_setting_in_one_line(tmp_path):
+    result = run_serve("--port", str(free_port()),
+                       env={"MAYFLY_DATA_DIR": str(tmp_path), "MAYFLY_MAX_VIEWS": "many"})
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: MAYFLY_MAX_VIEWS: ")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def uwsgi_request(path: str, sock: str) -> bytes:
+    """GET a path over uWSGI's own protocol on a unix socket, as nginx's uwsgi_pass does."""
+    variables = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "REQUEST_URI": path,
+                 "QUERY_STRING": "", "SERVER_NAME": "localhost", "SERVER_PORT": "80",
+                 "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "localhost"}
+    body = b"".join(struct.pack("<H", len(k)) + k.encode() + struct.pack("<H", len(v))
+                    + v.encode() for k, v in variables.items())
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(10)
+        client.connect(sock)
+        client.sendall(struct.pack("<BHB", 0, len(body), 0) + body)
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.slow
+def test_serve_on_a_unix_socket_for_nginx_is_group_only(tmp_path):
+    sock = tmp_path / "run" / "mayfly.sock"
+    sock.parent.mkdir()
+    server = serve("--socket", str(sock), "--processes", "2",
+                   env={"MAYFLY_DATA_DIR": str(tmp_path / "data")})
+    try:
+        for _ in range(300):
+            if sock.exists() and b" 200 " in uwsgi_request("/healthz", str(sock)):
+                break
+            assert server.poll() is None, server.stdout.read()
+            time.sleep(0.1)
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o660
+        assert uwsgi_request("/healthz", str(sock)).startswith(b"HTTP/1.1 200 OK")
+        again = run_serve("--socket", str(sock), env={"MAYFLY_DATA_DIR": str(tmp_path / "d2")})
+        assert again.returncode == 1
+        assert again.stderr == f"Error: the socket {sock} is already in use" \
+                               " (is mayfly already running?)\n"
+    finally:
+        output = stop(server)
+    assert f"mayfly is serving unix socket {sock} (for nginx)" in output
+    assert not sock.exists()  # vacuum
