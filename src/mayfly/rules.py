@@ -37,6 +37,8 @@ MIN_CIPHERTEXT = 1 + crypto.NONCE_BYTES + 16
 CREATE_FIELDS = {"ciphertext", "link_proof_hash", "access_proof_hash", "kdf", "expires_in",
                  "max_views"}
 REVEAL_FIELDS = {"link_proof", "access_proof"}
+# Compared with when there is no receipt, so that a missing id costs what a wrong token does.
+_NO_RECEIPT = bytes(32)
 
 
 @dataclass(frozen=True)
@@ -196,13 +198,19 @@ class Rules:
         return taken
 
     def _authorised_receipt(self, secret_id: str, token: str | None) -> Receipt:
+        """The receipt, if the token is its own; anything else looks like a missing id.
+
+        A wrong token once answered 403 for an id that existed and 404 for one
+        that never did: an oracle for which ids were used. Both are now the one
+        404, after the same work (a hash and a comparison either way).
+        """
         if not token:
             raise Unauthorized()
+        presented = _digest(token)
         receipt = valid_id(secret_id) and self.storage.receipt(secret_id, self.clock())
-        if not receipt:
+        expected = receipt.manage_hash if receipt else _NO_RECEIPT
+        if not hmac.compare_digest(presented, expected) or not receipt:
             raise SecretGone()
-        if not hmac.compare_digest(_digest(token), receipt.manage_hash):
-            raise Forbidden("the manage token does not match")
         return receipt
 
     def receipt(self, secret_id: str, token: str | None) -> Receipt:
