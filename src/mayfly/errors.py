@@ -8,6 +8,7 @@
     │   └── WrongPassphrase     403  the access proof failed; an attempt was counted
     ├── SecretGone              404  missing, expired, burned: all look the same
     ├── StorageUnavailable      503  the storage backend cannot be reached
+    │   └── StorageTooNew       503  (start-up) the data was written by a newer mayfly
     ├── DecryptionFailed             (client side) the link is damaged or the key is wrong
     └── ConfigError                  (start-up) a setting is wrong; names the key
 """
@@ -77,6 +78,10 @@ class StorageUnavailable(MayflyError):
 
     status = 503
     slug = "storage-unavailable"
+
+
+class StorageTooNew(StorageUnavailable):
+    """The stored data was written by a newer mayfly; upgrade mayfly to use it."""
 
 
 class DecryptionFailed(MayflyError):

@@ -20,6 +20,9 @@ non-atomic command on another slot.) Per shard ``{0042}``:
     mayfly:{0042}:receipts      zset    every id, by keep_until
     mayfly:{0042}:counters      hash    the COUNTERS of this shard
 
+and, outside every shard, ``mayfly:format``: the format version of all of it
+(storage/migrations.py), checked when a process first connects.
+
 Expiry. Redis itself deletes a ciphertext (and its proof hashes) at
 expires_at and a receipt at keep_until, whether or not mayfly ever purges.
 Between the two, ``receipt`` reports "expired" from the times it holds.
@@ -65,9 +68,10 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.retry import Retry
 
-from ..errors import ConfigError, StorageUnavailable
+from ..errors import ConfigError, StorageTooNew, StorageUnavailable
 from . import REDIS_SCHEMES
 from .base import COUNTERS, Live, NewRecord, Purged, Receipt, Storage, Taken
+from .migrations import FORMAT_KEY, REDIS_FORMAT, too_new
 
 SHARDS = 1024
 # Due index entries fetched per shard and round trip while purging.
@@ -280,6 +284,12 @@ class RedisStorage(Storage):
         self._pid: int | None = None
         self._client: redis.Redis | RedisCluster | None = None
         self._scripts: dict[str, Callable] = {}
+        try:
+            self._redis()  # checks the data's format now, when Redis is up
+        except StorageTooNew:
+            raise
+        except (RedisError, RedisClusterException, OSError):
+            pass  # down at start: checked on the first connection instead
 
     # -- connection -------------------------------------------------------------
 
@@ -299,10 +309,24 @@ class RedisStorage(Storage):
             with self._lock:
                 if self._pid != pid or self._client is None:
                     client = self._connect()
+                    self._check_format(client)
                     self._scripts = {name: client.register_script(_source(name))
                                      for name in _SCRIPTS}
                     self._client, self._pid = client, pid
         return self._client
+
+    @staticmethod
+    def _check_format(client: redis.Redis | RedisCluster) -> None:
+        """Mark fresh data with this code's format; refuse data from a newer mayfly."""
+        client.set(FORMAT_KEY, REDIS_FORMAT, nx=True)
+        found = client.get(FORMAT_KEY)
+        try:
+            version = int(found)
+        except (TypeError, ValueError):
+            raise StorageTooNew(f"the Redis key {FORMAT_KEY} holds {found!r}, not a format"
+                                " version: not mayfly's data?") from None
+        if version > REDIS_FORMAT:
+            raise StorageTooNew(too_new("the Redis data", version, REDIS_FORMAT))
 
     @contextmanager
     def _boundary(self) -> Iterator[None]:

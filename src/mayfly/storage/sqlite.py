@@ -29,33 +29,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StorageUnavailable
+from ..errors import StorageTooNew, StorageUnavailable
+from . import migrations
 from .base import COUNTERS, Live, NewRecord, Purged, Receipt, Storage, Taken
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS secrets (
-    id TEXT PRIMARY KEY,
-    link_hash BLOB,
-    access_hash BLOB,
-    kdf TEXT,
-    manage_hash BLOB NOT NULL,
-    state TEXT NOT NULL DEFAULT 'waiting',
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    keep_until REAL NOT NULL,
-    max_views INTEGER NOT NULL,
-    views_left INTEGER NOT NULL,
-    failed_attempts INTEGER NOT NULL DEFAULT 0,
-    first_read_at REAL,
-    last_read_at REAL,
-    ended_at REAL
-);
--- Kept apart so that counting a view never rewrites a large blob.
-CREATE TABLE IF NOT EXISTS ciphertexts (id TEXT PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS secrets_live_expiry ON secrets (expires_at) WHERE state = 'waiting';
-CREATE INDEX IF NOT EXISTS secrets_keep_until ON secrets (keep_until);
-"""
 
 log = logging.getLogger(__name__)
 
@@ -129,15 +105,40 @@ class SQLiteStorage(Storage):
         self._scrubber = Scrubber(self._checkpoint)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db().executescript(SCHEMA)
+            # The schema steps this process ran (none when another was first).
+            self.migrated = self._migrate()
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open the database {path}: {exc}") from exc
         finally:
             # No connection may cross uWSGI's fork: each worker opens its own.
             self.close()
 
+    def _migrate(self) -> list[int]:
+        """Bring the schema to this code's version, under the writer lock.
+
+        uWSGI's workers start at once and each opens the database: the lock
+        makes the first run the missing steps and the others find them done.
+        Each step and its new user_version commit together.
+        """
+        lock = self._writer_lock()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            db = self._db()
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            known = len(migrations.SQLITE)
+            if version > known:
+                raise StorageTooNew(migrations.too_new(f"the database {self.path}", version,
+                                                       known))
+            for number in range(version + 1, known + 1):
+                db.executescript(f"BEGIN IMMEDIATE; {migrations.SQLITE[number - 1]};"
+                                 f" PRAGMA user_version = {number}; COMMIT;")
+            return list(range(version + 1, known + 1))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        db.row_factory = sqlite3.Row  # rows are read by column name, never by position
         db.execute("PRAGMA journal_mode = WAL")
         db.execute(f"PRAGMA synchronous = {self.synchronous}")
         # A burned ciphertext is overwritten, not left in free pages.
@@ -211,7 +212,7 @@ class SQLiteStorage(Storage):
             raise StorageUnavailable("the database was busy: its WAL could not be truncated")
         return "checkpointed the database and truncated its WAL"
 
-    def _read(self, sql: str, args: tuple) -> tuple | None:
+    def _read(self, sql: str, args: tuple) -> sqlite3.Row | None:
         try:
             return self._db().execute(sql, args).fetchone()
         except sqlite3.Error as exc:
@@ -248,8 +249,9 @@ class SQLiteStorage(Storage):
         )
         if row is None:
             return None
-        kdf = None if row[2] is None else json.loads(row[2])
-        return Live(secret_id, row[0], row[1], kdf, *row[3:])
+        kdf = None if row["kdf"] is None else json.loads(row["kdf"])
+        return Live(secret_id, row["link_hash"], row["access_hash"], kdf, row["expires_at"],
+                    row["max_views"], row["views_left"], row["failed_attempts"])
 
     def take(self, secret_id: str, now: float) -> Taken | None:
         with self._write() as db:
@@ -261,10 +263,10 @@ class SQLiteStorage(Storage):
             ).fetchone()
             if row is None:
                 return None
-            (views_left,) = row
-            (ciphertext,) = db.execute(
+            views_left = row["views_left"]
+            ciphertext = db.execute(
                 "SELECT data FROM ciphertexts WHERE id = ?", (secret_id,)
-            ).fetchone()
+            ).fetchone()["data"]
             self._count(db, "views_revealed")
             if views_left == 0:
                 self._end(db, secret_id, "read", now)
@@ -289,7 +291,7 @@ class SQLiteStorage(Storage):
             if row is None:
                 return None
             self._count(db, "failed_attempts")
-            left = max(max_attempts - row[0], 0)
+            left = max(max_attempts - row["failed_attempts"], 0)
             if left == 0:
                 self._end(db, secret_id, "failed", now)
                 self._count(db, "secrets_burned_by_attempts")
@@ -317,7 +319,7 @@ class SQLiteStorage(Storage):
         )
         if row is None:
             return None
-        receipt = Receipt(secret_id, *row)
+        receipt = Receipt(id=secret_id, **{name: row[name] for name in row.keys()})
         if receipt.state == "waiting" and receipt.expires_at <= now:
             # Expired but not yet purged: say so already.
             receipt = Receipt(**{**receipt.__dict__, "state": "expired",
@@ -326,10 +328,10 @@ class SQLiteStorage(Storage):
 
     def purge(self, now: float) -> Purged:
         with self._write() as db:
-            (unread,) = db.execute(
-                "SELECT count(*) FROM secrets WHERE state = 'waiting' AND expires_at <= ?"
-                " AND views_left = max_views", (now,)
-            ).fetchone()
+            unread = db.execute(
+                "SELECT count(*) AS unread FROM secrets WHERE state = 'waiting'"
+                " AND expires_at <= ? AND views_left = max_views", (now,)
+            ).fetchone()["unread"]
             db.execute(
                 "DELETE FROM ciphertexts WHERE id IN"
                 " (SELECT id FROM secrets WHERE state = 'waiting' AND expires_at <= ?)", (now,)
@@ -346,7 +348,8 @@ class SQLiteStorage(Storage):
 
     def counters(self) -> dict[str, int]:
         try:
-            rows = dict(self._db().execute("SELECT name, value FROM counters").fetchall())
+            rows = {row["name"]: row["value"]
+                    for row in self._db().execute("SELECT name, value FROM counters")}
         except sqlite3.Error as exc:
             raise StorageUnavailable() from exc
         return {name: rows.get(name, 0) for name in COUNTERS}
