@@ -433,12 +433,15 @@ class RedisStorage(Storage):
         deadline = time.monotonic() + SCRUB_DEADLINE
         with self._boundary():
             nodes = self._primaries()
-            rewriting = [node for node in nodes if _setting(node, "appendonly") == "yes"]
-            saving = [node for node in nodes if _setting(node, "save")]
-            for node in rewriting:
-                _rewrite_aof(node, deadline)
-            for node in saving:
-                node.bgsave(schedule=True)
+            try:
+                rewriting = [node for node in nodes if _setting(node, "appendonly") == "yes"]
+                saving = [node for node in nodes if _setting(node, "save")]
+                for node in rewriting:
+                    _rewrite_aof(node, deadline)
+                for node in saving:
+                    node.bgsave(schedule=True)
+            except ResponseError as exc:  # CONFIG or BGREWRITEAOF denied (an ACL, a managed Redis)
+                raise StorageUnavailable(f"Redis refused to rewrite its files: {exc}") from exc
             for node in nodes:
                 _wait_for_persistence(node, deadline)
         if not rewriting and not saving:
