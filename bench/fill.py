@@ -76,9 +76,10 @@ def fill_sqlite(path: Path, count: int, size: int = KiB, max_views: int = 1,
 
 def fill_rules(app, count: int, size: int = KiB, max_views: int = 1) -> list[str]:
     """Create `count` secrets through an app's Rules (any backend); return their ids."""
+    from mayfly import app_rules
     from mayfly.rules import NewSecret
 
-    rules = app.extensions["mayfly"]
+    rules = app_rules(app)
     data = ciphertext(size)
     new = NewSecret(ciphertext=data, link_proof_hash=LINK_HASH, access_proof_hash=ACCESS_HASH,
                     kdf=None, expires_in=DAY, max_views=max_views)

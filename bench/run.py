@@ -28,6 +28,8 @@ from urllib.parse import quote_plus
 
 import requests
 
+from mayfly import app_rules, create_app
+
 from . import fill, memory
 from .load import Run, wrk
 from .stack import ROOT, Ceiling, Redis, Stack, site_source, tool
@@ -113,8 +115,6 @@ def mayfly_env(data_dir: Path, storage_url: str = "") -> dict[str, str]:
 
 def in_process_app(data_dir: Path, storage_url: str):
     """The app in this process, on a stack's storage, to create secrets without HTTP."""
-    from mayfly import create_app
-
     return create_app({"data_dir": str(data_dir), "storage_url": storage_url,
                        "rate_limit_create": "", "rate_limit_reveal": ""})
 
@@ -409,7 +409,7 @@ def purge(workdir: Path, count: int) -> dict:
     live = 1_000
     fill.fill_sqlite(workdir / "mayfly.db", live, KiB)
     app = in_process_app(workdir, "")
-    rules = app.extensions["mayfly"]
+    rules = app_rules(app)
     started = time.perf_counter()
     purged = rules.purge()
     seconds = time.perf_counter() - started

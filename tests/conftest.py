@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mayfly import create_app
+from mayfly import app_rules, create_app
 from mayfly.storage import open_storage
 
 from .live import NO_LIMITS, LiveServer
@@ -105,9 +105,9 @@ def app(storage_url, tmp_path, clock, settings_overrides):
               **{k.removeprefix("MAYFLY_").lower(): v for k, v in NO_LIMITS.items()},
               **settings_overrides}
     app = create_app(config)
-    app.extensions["mayfly"].clock = clock
+    app_rules(app).clock = clock
     yield app
-    app.extensions["mayfly"].storage.close()
+    app_rules(app).storage.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 
@@ -41,12 +42,15 @@ def create_body(ciphertext: bytes, link_proof: bytes, access_proof: bytes, **fie
     }
 
 
-def make_secret(client, size: int = 64, **fields) -> Made:
-    """Create a secret through a Flask test client (or a requests-like session with .post)."""
+def make_secret(client, size: int = 64, base: str = "", **fields) -> Made:
+    """Create a secret through a Flask test client, or a requests session given the ``base`` URL.
+
+    Only what both kinds of response share is used: ``status_code`` and ``text``.
+    """
     ciphertext = b"\x01" + os.urandom(size)
     link_proof, access_proof = os.urandom(32), os.urandom(32)
-    response = client.post("/api/v1/secrets",
+    response = client.post(f"{base}/api/v1/secrets",
                            json=create_body(ciphertext, link_proof, access_proof, **fields))
-    assert response.status_code == 201, response.get_data(as_text=True)
-    body = response.get_json()
+    assert response.status_code == 201, response.text
+    body = json.loads(response.text)
     return Made(body["id"], body["manage_token"], link_proof, access_proof, ciphertext, body)

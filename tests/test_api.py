@@ -12,6 +12,8 @@ from mayfly.crypto import b64decode, b64encode
 from .helpers import KDF, create_body, make_secret
 
 DAY = 86_400
+ENVELOPE = b"\x01" + bytes(40)
+GOOD = create_body(ENVELOPE, bytes(32), bytes(32))
 
 
 def reveal(client, made, **wrong):
@@ -46,10 +48,13 @@ def test_created_ids_and_tokens_are_unique(client):
 
 
 def test_location_header_points_at_the_metadata(client):
-    made = make_secret(client)
-    response = client.get(f"/api/v1/secrets/{made.id}")
+    created = client.post("/api/v1/secrets", json=create_body(ENVELOPE, bytes(32), bytes(32)))
+    assert created.status_code == 201
+    location = created.headers["Location"]
+    assert location == f"/api/v1/secrets/{created.get_json()['id']}"
+    response = client.get(location)
     assert response.status_code == 200
-    assert response.get_json()["id"] == made.id
+    assert response.get_json()["id"] == created.get_json()["id"]
 
 
 def test_metadata_never_contains_the_ciphertext_nor_changes_anything(client):
@@ -165,14 +170,17 @@ def test_a_wrong_receipt_token_answers_as_for_an_id_that_never_existed(client):
     assert client.get(f"/api/v1/secrets/{live.id}").status_code == 200  # nothing burned
 
 
-def test_sender_can_burn_early(client):
+def test_sender_can_burn_early(client, clock):
     made = make_secret(client)
     assert client.delete(f"/api/v1/secrets/{made.id}", headers=made.auth()).status_code == 204
     assert_problem(reveal(client, made), 404)
     receipt = client.get(f"/api/v1/secrets/{made.id}/receipt", headers=made.auth()).get_json()
     assert receipt["state"] == "burned"
-    # Burning again is harmless: the receipt keeps saying burned.
+    # Burning again is harmless: the receipt keeps saying burned, when it was.
+    clock.advance(60)
     assert client.delete(f"/api/v1/secrets/{made.id}", headers=made.auth()).status_code == 204
+    again = client.get(f"/api/v1/secrets/{made.id}/receipt", headers=made.auth()).get_json()
+    assert (again["state"], again["ended_at"]) == ("burned", receipt["ended_at"])
 
 
 def test_expired_secret_is_gone(client, clock):
@@ -191,10 +199,6 @@ def test_missing_expired_and_burned_look_the_same(client, clock):
     bodies = {client.post(f"/api/v1/secrets/{s}/reveal", json=m.proofs()).get_data()
               for s, m in ((read.id, read), (expired.id, expired), ("A" * 24, read))}
     assert len(bodies) == 1
-
-
-ENVELOPE = b"\x01" + bytes(40)
-GOOD = create_body(ENVELOPE, bytes(32), bytes(32))
 
 
 @pytest.mark.parametrize(("body", "field"), [

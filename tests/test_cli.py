@@ -5,16 +5,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 import click
 import pytest
+import requests
 from click.testing import CliRunner
 
 from mayfly import cli
 
+from .live import LiveServer
+
 pytestmark = pytest.mark.slow
 MAYFLY = str(Path(sys.executable).with_name("mayfly"))
+SERVER_DEFAULT = 7200
 
 
 def mayfly(*args, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
@@ -22,6 +28,14 @@ def mayfly(*args, stdin: str = "", env: dict | None = None) -> subprocess.Comple
     environ = {k: v for k, v in os.environ.items() if k != "MAYFLY_PASSPHRASE"}
     return subprocess.run([MAYFLY, *args], input=stdin, capture_output=True, text=True,
                           timeout=120, env={**environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """mayfly under uWSGI with a default lifetime (2 hours) that the CLI has no word for."""
+    env = {"MAYFLY_DEFAULT_LIFETIME": str(SERVER_DEFAULT)}
+    with LiveServer(tmp_path_factory.mktemp("cli"), env=env) as server:
+        yield server
 
 
 @pytest.fixture
@@ -108,6 +122,20 @@ def test_attachments_are_saved_and_never_overwrite(send, tmp_path):
 ])
 def test_bad_input_is_one_clear_line_and_a_failure(args, words):
     assert_one_line_error(mayfly(*args, stdin="text"), words)
+
+
+def lifetime_left(live_server, link: str) -> float:
+    """Seconds until the message of ``link`` expires, as the server says."""
+    secret_id = link.split("/s/", 1)[1].split("#", 1)[0]
+    meta = requests.get(f"{live_server.url}/api/v1/secrets/{secret_id}", timeout=10).json()
+    expires = datetime.fromisoformat(meta["expires_at"].replace("Z", "+00:00"))
+    return expires.timestamp() - time.time()
+
+
+@pytest.mark.parametrize(("args", "lifetime"), [((), SERVER_DEFAULT), (("--expires", "1h"), 3600)])
+def test_the_lifetime_is_the_servers_default_unless_given(live_server, send, args, lifetime):
+    link, _ = send("how long do I live?", *args)
+    assert lifetime - 60 < lifetime_left(live_server, link) <= lifetime
 
 
 def test_an_empty_message_is_refused(live_server):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mayfly import config, create_app
+from mayfly import app_rules, config, create_app
 from mayfly.errors import ConfigError
 
 
@@ -17,11 +17,58 @@ def test_defaults_are_the_documented_ones():
     assert settings.sqlite_synchronous == "FULL"
 
 
-def test_environment_variables_are_cast():
-    settings = config.load(environ={"MAYFLY_MAX_VIEWS": "7", "MAYFLY_METRICS": "off",
-                                    "MAYFLY_PUBLIC_URL": "https://x.example"})
-    assert (settings.max_views, settings.metrics, settings.public_url) == (
-        7, False, "https://x.example")
+def from_environment(name: str, value: str) -> config.Settings:
+    return config.load(environ={f"MAYFLY_{name.upper()}": value})
+
+
+def from_mapping(name: str, value: str) -> config.Settings:
+    return config.load({name: value}, environ={})
+
+
+# Every way a setting arrives goes through the same casting and checks.
+ARRIVALS = [from_environment, from_mapping]
+
+
+@pytest.mark.parametrize("arrive", ARRIVALS)
+@pytest.mark.parametrize(("name", "text", "value"), [
+    ("max_views", "7", 7),
+    ("metrics", "off", False),
+    ("metrics", "yes", True),
+    ("public_url", "https://x.example", "https://x.example"),
+    ("sqlite_synchronous", "NORMAL", "NORMAL"),
+])
+def test_text_is_cast_however_it_arrives(arrive, name, text, value):
+    assert getattr(arrive(name, text), name) == value
+
+
+@pytest.mark.parametrize("arrive", ARRIVALS)
+@pytest.mark.parametrize(("name", "text"), [
+    ("max_views", "lots"),
+    ("max_views", "0"),
+    ("max_views", "3.5"),
+    ("metrics", "maybe"),
+    ("max_lifetime", str(31 * 86400)),
+    ("min_lifetime", "0"),
+    ("default_lifetime", "60"),
+    ("sqlite_synchronous", "OFF"),
+])
+def test_a_bad_value_fails_loudly_naming_the_setting(arrive, name, text):
+    with pytest.raises(ConfigError, match=f"MAYFLY_{name.upper()}"):
+        arrive(name, text)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("max_views", True), ("max_views", 3.0), ("metrics", 0), ("metrics", None),
+    ("public_url", 3),
+])
+def test_a_mapping_value_of_the_wrong_type_is_refused_naming_the_setting(name, value):
+    with pytest.raises(ConfigError, match=f"MAYFLY_{name.upper()}"):
+        config.load({name: value}, environ={})
+
+
+def test_a_mapping_may_give_values_of_their_own_type():
+    settings = config.load({"max_views": 3, "metrics": False}, environ={})
+    assert (settings.max_views, settings.metrics) == (3, False)
 
 
 def test_a_mapping_overrides_the_environment():
@@ -29,18 +76,13 @@ def test_a_mapping_overrides_the_environment():
     assert settings.max_views == 3
 
 
-@pytest.mark.parametrize(("environ", "named"), [
-    ({"MAYFLY_MAX_VIEWS": "lots"}, "MAYFLY_MAX_VIEWS"),
-    ({"MAYFLY_MAX_VIEWS": "0"}, "MAYFLY_MAX_VIEWS"),
-    ({"MAYFLY_METRICS": "maybe"}, "MAYFLY_METRICS"),
-    ({"MAYFLY_MAX_LIFETIME": str(31 * 86400)}, "MAYFLY_MAX_LIFETIME"),
-    ({"MAYFLY_MIN_LIFETIME": "0"}, "MAYFLY_MIN_LIFETIME"),
-    ({"MAYFLY_DEFAULT_LIFETIME": "60"}, "MAYFLY_DEFAULT_LIFETIME"),
-    ({"MAYFLY_SQLITE_SYNCHRONOUS": "OFF"}, "MAYFLY_SQLITE_SYNCHRONOUS"),
-])
-def test_a_bad_value_fails_loudly_naming_the_variable(environ, named):
-    with pytest.raises(ConfigError, match=named):
-        config.load(environ=environ)
+def test_the_app_takes_text_settings_as_the_environment_would(tmp_path):
+    app = create_app({"data_dir": str(tmp_path), "metrics": "off", "max_views": "3"})
+    try:
+        assert app_rules(app).settings.max_views == 3
+        assert app.test_client().get("/metrics").status_code == 404
+    finally:
+        app_rules(app).storage.close()
 
 
 def test_an_unknown_setting_is_refused():
@@ -64,4 +106,4 @@ def test_sqlite_urls_are_relative_to_the_data_dir_or_absolute(tmp_path):
                            "data_dir": str(tmp_path / "elsewhere")})
     assert (tmp_path / "sub" / "rel.db").exists() and (tmp_path / "abs.db").exists()
     for app in (relative, absolute):
-        app.extensions["mayfly"].storage.close()
+        app_rules(app).storage.close()

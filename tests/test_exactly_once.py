@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from .helpers import Made, create_body
+from .helpers import Made, make_secret
 from .live import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -21,16 +20,8 @@ READERS = 20
 
 def create_many(url: str, count: int, max_views: int) -> list[Made]:
     """Create secrets over HTTP with random proofs."""
-    session = requests.Session()
-    made = []
-    for _ in range(count):
-        ciphertext, link, access = b"\x01" + os.urandom(64), os.urandom(32), os.urandom(32)
-        response = session.post(f"{url}/api/v1/secrets",
-                                json=create_body(ciphertext, link, access, max_views=max_views))
-        assert response.status_code == 201, response.text
-        body = response.json()
-        made.append(Made(body["id"], body["manage_token"], link, access, ciphertext, body))
-    return made
+    with requests.Session() as session:
+        return [make_secret(session, base=url, max_views=max_views) for _ in range(count)]
 
 
 def race(url: str, made: list[Made], readers: int) -> tuple[dict[str, int], float, int]:

@@ -9,7 +9,7 @@ from contextlib import closing
 import pytest
 from click.testing import CliRunner
 
-from mayfly import cli, create_app
+from mayfly import app_rules, cli, create_app
 from mayfly.storage.sqlite import SCRUB_AFTER
 
 from .helpers import make_secret
@@ -26,9 +26,9 @@ def app(tmp_path, clock):
     """The application on its default storage: a SQLite file in the data directory."""
     app = create_app({"data_dir": str(tmp_path), "rate_limit_create": "",
                       "rate_limit_reveal": ""})
-    app.extensions["mayfly"].clock = clock
+    app_rules(app).clock = clock
     yield app
-    app.extensions["mayfly"].storage.close()
+    app_rules(app).storage.close()
 
 
 def test_expired_ciphertext_leaves_the_database_on_purge(app, client, clock, tmp_path):
@@ -37,13 +37,13 @@ def test_expired_ciphertext_leaves_the_database_on_purge(app, client, clock, tmp
     assert rows(db_path, "SELECT count(*) FROM ciphertexts") == [(1,)]
     clock.advance(300)
     assert reveal(client, made).status_code == 404
-    purged = app.extensions["mayfly"].purge()
+    purged = app_rules(app).purge()
     assert (purged.expired, purged.receipts) == (1, 0)
     assert rows(db_path, "SELECT count(*) FROM ciphertexts") == [(0,)]
     assert rows(db_path, "SELECT link_hash, access_hash, kdf, state FROM secrets") == [
         (None, None, None, "expired")]
     clock.advance(7 * 86400)
-    app.extensions["mayfly"].purge()
+    app_rules(app).purge()
     assert rows(db_path, "SELECT count(*) FROM secrets") == [(0,)]
 
 
@@ -59,13 +59,13 @@ def test_writes_purge_now_and_then_without_anyone_remembering(app, client, clock
 def test_read_secret_leaves_no_ciphertext_or_proof_hash_behind(app, client, tmp_path):
     made = make_secret(client, size=20_000)
     db_path = tmp_path / "mayfly.db"
-    app.extensions["mayfly"].storage.close()  # the last connection checkpoints the WAL
+    app_rules(app).storage.close()  # the last connection checkpoints the WAL
     assert made.ciphertext[1:64] in db_path.read_bytes()  # so the check below means something
     reveal(client, made)
     assert rows(db_path, "SELECT count(*) FROM ciphertexts") == [(0,)]
     assert rows(db_path, "SELECT link_hash, access_hash, state FROM secrets") == [
         (None, None, "read")]
-    app.extensions["mayfly"].storage.close()
+    app_rules(app).storage.close()
     # secure_delete: the freed pages were overwritten, not left for a forensic reader.
     assert made.ciphertext[1:64] not in db_path.read_bytes()
 
@@ -88,7 +88,7 @@ def test_an_ended_secret_leaves_the_wal_soon_with_connections_open(app, client, 
     while holding() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert holding() == []  # the app's connection is still open: nobody closed it
-    assert app.extensions["mayfly"].storage.ping() is None
+    assert app_rules(app).storage.ping() is None
 
 
 def test_purge_command_purges_the_configured_storage(tmp_path, monkeypatch):

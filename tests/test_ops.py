@@ -9,6 +9,7 @@ import pytest
 from jsonschema import ValidationError
 from openapi_spec_validator import validate
 
+from mayfly import app_rules
 from mayfly.crypto import b64encode
 from mayfly.errors import StorageUnavailable
 
@@ -24,7 +25,7 @@ def test_healthz_answers_ok_when_storage_answers(client):
 @pytest.fixture
 def broken_storage(app, monkeypatch):
     """Every storage call fails as if the database were unreachable."""
-    storage = app.extensions["mayfly"].storage
+    storage = app_rules(app).storage
 
     def unavailable(*args, **kwargs):
         raise StorageUnavailable()
@@ -49,7 +50,7 @@ def test_an_unexpected_error_is_a_500_problem_without_traceback(app, client, mon
     def boom(*args):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(app.extensions["mayfly"].storage, "lookup", boom)
+    monkeypatch.setattr(app_rules(app).storage, "lookup", boom)
     problem = assert_problem(client.get("/api/v1/secrets/" + "A" * 24), 500)
     assert "secret internals" not in json.dumps(problem)
     assert "Traceback" not in json.dumps(problem)

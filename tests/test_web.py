@@ -12,7 +12,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from mayfly import crypto, web
+from mayfly import app_rules, crypto, web
 from mayfly.errors import StorageUnavailable
 from mayfly.languages import LANGUAGES, Language
 
@@ -70,7 +70,7 @@ def test_notification_page_changes_nothing(client, app):
         response = client.get(f"/s/{secret_id}", headers={"User-Agent": "Slackbot-LinkExpanding"})
         assert response.status_code == 200
         assert response.headers["Cache-Control"] == "no-store"
-    assert app.extensions["mayfly"].metadata(secret_id).views_left == 1
+    assert app_rules(app).metadata(secret_id).views_left == 1
 
 
 def test_notification_asks_for_no_passphrase_without_one(client):
@@ -97,12 +97,20 @@ def test_storage_failure_is_the_oops_page(client, app, monkeypatch):
     def down(secret_id):
         raise StorageUnavailable()
 
-    monkeypatch.setattr(app.extensions["mayfly"], "metadata", down)
+    monkeypatch.setattr(app_rules(app), "metadata", down)
     response = client.get("/s/" + "A" * 24, headers=HTML)
     assert response.status_code == 503
     body = response.get_data(as_text=True)
     assert 'data-testid="oops"' in body
     assert "Traceback" not in body
+
+
+def lifetime_options(client) -> list[tuple[str, bool, str]]:
+    """The compose page's lifetimes: (seconds, selected, label)."""
+    page = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    select = re.search(r'<select id="lifetime".*?</select>', page, re.S)[0]
+    return [(value, bool(selected), label.strip()) for value, selected, label in
+            re.findall(r'<option value="(\d+)"\s*(selected)?\s*>([^<]*)<', select)]
 
 
 @pytest.mark.parametrize("settings_overrides, offered", [
@@ -111,14 +119,25 @@ def test_storage_failure_is_the_oops_page(client, app, monkeypatch):
      ["3600", "86400"]),
 ])
 def test_compose_offers_only_allowed_lifetimes(client, offered):
-    page = client.get("/").get_data(as_text=True)
-    select = re.search(r'<select id="lifetime".*?</select>', page, re.S)[0]
-    assert re.findall(r'value="(\d+)"', select) == offered
+    assert [value for value, _selected, _label in lifetime_options(client)] == offered
+
+
+@pytest.mark.parametrize("settings_overrides, chosen", [
+    ({}, ("86400", True, "1 day")),
+    ({"default_lifetime": 7200}, ("7200", True, "2 hours")),
+    ({"default_lifetime": 5400}, ("5400", True, "90 minutes")),
+    ({"min_lifetime": 600, "max_lifetime": 1800, "default_lifetime": 900},
+     ("900", True, "15 minutes")),
+])
+def test_compose_preselects_exactly_the_servers_default_lifetime(client, chosen):
+    options = lifetime_options(client)
+    assert chosen in options
+    assert [option for option in options if option[1]] == [chosen]
 
 
 def test_compose_shows_the_size_limit_to_the_script(client, app):
     page = client.get("/").get_data(as_text=True)
-    limit = app.extensions["mayfly"].settings.max_ciphertext_bytes
+    limit = app_rules(app).settings.max_ciphertext_bytes
     assert f'data-max-bytes="{limit}"' in page
 
 

@@ -6,10 +6,16 @@ import hashlib
 from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
-from flask import Flask
+from flask import Flask, current_app
+
+if TYPE_CHECKING:
+    from .rules import Rules
 
 __version__ = "0.1.0"
+# Where an application keeps its Rules (and so its settings and storage).
+EXTENSION = "mayfly"
 
 
 @cache
@@ -33,6 +39,11 @@ def asset_version() -> str:
     return digest.hexdigest()[:12]
 
 
+def app_rules(app: Flask | None = None) -> Rules:
+    """The Rules of ``app``, else of the application handling the current request."""
+    return (current_app if app is None else app).extensions[EXTENSION]
+
+
 def data_directory(settings) -> str:
     """Where the SQLite file lives by default: MAYFLY_DATA_DIR, else Flask's instance folder."""
     return settings.data_dir or Flask(__name__, instance_relative_config=True).instance_path
@@ -50,7 +61,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     settings = settings_module.load(config)
     storage = open_storage(settings.storage_url, data_directory(settings),
                            settings.sqlite_synchronous)
-    app.extensions["mayfly"] = Rules(storage, settings)
+    app.extensions[EXTENSION] = Rules(storage, settings)
     app.config["MAX_CONTENT_LENGTH"] = api.max_body_bytes(settings)
     bodies.init_app(app, app.config["MAX_CONTENT_LENGTH"])
     app.json.sort_keys = False

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 
-from . import bodies, crypto
+from . import app_rules, bodies, crypto
 from .config import Settings
 from .errors import InvalidInput
-from .rules import Rules, parse_new_secret, parse_reveal
+from .limits import rate_limited
+from .rules import parse_new_secret, parse_reveal
 from .storage.base import Receipt
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -23,10 +24,6 @@ def max_body_bytes(settings: Settings) -> int:
     return -(-settings.max_ciphertext_bytes * 4 // 3) + _JSON_OVERHEAD
 
 
-def rules() -> Rules:
-    return current_app.extensions["mayfly"]
-
-
 def timestamp(seconds: float | None) -> str | None:
     """RFC 3339, UTC, to the second."""
     if seconds is None:
@@ -37,7 +34,7 @@ def timestamp(seconds: float | None) -> str | None:
 
 def public_url(path: str) -> str:
     """An absolute URL for a path: MAYFLY_PUBLIC_URL, else the request's own origin."""
-    base = rules().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
+    base = app_rules().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
     return base + path
 
 
@@ -69,9 +66,10 @@ def _bearer() -> str | None:
 
 
 @bp.post("/secrets")
+@rate_limited("rate_limit_create")
 def create_secret():
     """Store an encrypted secret; answer its id and the sender's manage token."""
-    created = rules().create(parse_new_secret(json_body(), rules().settings))
+    created = app_rules().create(parse_new_secret(json_body(), app_rules().settings))
     body = {
         "id": created.id,
         "expires_at": timestamp(created.expires_at),
@@ -87,22 +85,23 @@ def create_secret():
 @bp.get("/secrets/<secret_id>")
 def secret_metadata(secret_id: str):
     """What a reader needs before revealing; never the ciphertext, never a change."""
-    live = rules().metadata(secret_id)
+    live = app_rules().metadata(secret_id)
     return jsonify({
         "id": live.id,
         "expires_at": timestamp(live.expires_at),
         "views_left": live.views_left,
         "passphrase": live.kdf is not None,
         "kdf": live.kdf,
-        "attempts_left": max(rules().settings.max_attempts - live.failed_attempts, 0),
+        "attempts_left": max(app_rules().settings.max_attempts - live.failed_attempts, 0),
     })
 
 
 @bp.post("/secrets/<secret_id>/reveal")
+@rate_limited("rate_limit_reveal")
 def reveal_secret(secret_id: str):
     """Use up one view and return the ciphertext, given both proofs."""
     link_proof, access_proof = parse_reveal(json_body())
-    taken = rules().reveal(secret_id, link_proof, access_proof)
+    taken = app_rules().reveal(secret_id, link_proof, access_proof)
     # Streamed in slices: a 10 MiB ciphertext is never copied whole into JSON.
     # base64url needs no JSON escaping, so the document is built by hand.
     head = b'{"ciphertext":"'
@@ -121,11 +120,11 @@ def reveal_secret(secret_id: str):
 @bp.get("/secrets/<secret_id>/receipt")
 def secret_receipt(secret_id: str):
     """The sender's view: state and times, never content."""
-    return jsonify(_receipt_json(rules().receipt(secret_id, _bearer())))
+    return jsonify(_receipt_json(app_rules().receipt(secret_id, _bearer())))
 
 
 @bp.delete("/secrets/<secret_id>")
 def burn_secret(secret_id: str):
     """Burn a secret before it is read, at its sender's request."""
-    rules().burn(secret_id, _bearer())
+    app_rules().burn(secret_id, _bearer())
     return "", 204

@@ -89,7 +89,7 @@ def serve(host: str, port: int, socket_path: str | None, processes: int, verbose
 
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--expires", default="1d", show_default=True, help="Lifetime: 10m, 1h, 1d, 7d.")
+@click.option("--expires", help="Lifetime: 10m, 1h, 1d, 7d.  [default: the server's]")
 @click.option("--views", default=1, show_default=True, type=click.IntRange(1, 100),
               help="How many times it can be read.")
 @click.option("--passphrase", "ask_passphrase", is_flag=True,
@@ -101,7 +101,8 @@ def send(files, expires, views, ask_passphrase, receipt, server):
 
     Example: echo 'the wifi password is hunter2' | mayfly send --expires 1h
     """
-    expires_in = parse_duration(expires)
+    # Unless asked, the server's own default lifetime applies: no second default here.
+    expires_in = None if expires is None else parse_duration(expires)
     passphrase = _passphrase_from_env()
     if ask_passphrase and not passphrase:
         passphrase = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True,
@@ -235,10 +236,10 @@ def purge():
 
     Example: MAYFLY_DATA_DIR=/var/lib/mayfly mayfly purge
     """
-    from . import create_app
+    from . import app_rules, create_app
 
     try:
-        rules = create_app().extensions["mayfly"]
+        rules = app_rules(create_app())
         purged = rules.purge()
         click.echo(f"purged {purged.expired} expired message(s) and {purged.receipts}"
                    " old receipt(s)")

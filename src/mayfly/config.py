@@ -70,24 +70,35 @@ class Settings:
                 raise ConfigError(f"MAYFLY_{name.upper()} {why} (got {getattr(self, name)!r})")
 
 
-_CASTS: dict[type | str, Callable[[str], object]] = {"int": int, "str": str, "bool": _bool}
+# Each setting's type, by the text of its annotation: "int", "str" or "bool".
+_KINDS = {f.name: f.type for f in fields(Settings)}
+_CASTS: dict[str, Callable[[str], object]] = {"int": int, "str": str, "bool": _bool}
+_TYPES: dict[str, type] = {"int": int, "str": str, "bool": bool}
+
+
+def _cast(name: str, value: object) -> object:
+    """A setting's value from text (the environment, or a mapping's string) or its own type."""
+    kind = _KINDS[name]
+    try:
+        if isinstance(value, str):
+            return _CASTS[kind](value)
+        if type(value) is not _TYPES[kind]:  # True is no count, 3 is no switch
+            raise ValueError(f"expected {kind}, got {type(value).__name__} {value!r}")
+    except ValueError as exc:
+        raise ConfigError(f"MAYFLY_{name.upper()}: {exc}") from None
+    return value
 
 
 def load(overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None):
-    """Build Settings from MAYFLY_* variables and a mapping of lower-case names."""
+    """Build Settings from MAYFLY_* variables, then a mapping of names; both cast alike."""
     environ = os.environ if environ is None else environ
-    values: dict[str, object] = {}
-    known = {f.name: f for f in fields(Settings)}
-    for name, spec in known.items():
-        raw = environ.get(f"MAYFLY_{name.upper()}")
-        if raw is not None:
-            try:
-                values[name] = _CASTS[spec.type](raw)
-            except ValueError as exc:
-                raise ConfigError(f"MAYFLY_{name.upper()}: {exc}") from None
-    for name, value in (overrides or {}).items():
-        key = name.lower().removeprefix("mayfly_")
-        if key not in known:
-            raise ConfigError(f"unknown setting {name!r}")
-        values[key] = value
-    return Settings(**values)
+    raw: dict[str, object] = {}
+    for name in _KINDS:
+        if f"MAYFLY_{name.upper()}" in environ:
+            raw[name] = environ[f"MAYFLY_{name.upper()}"]
+    for given, value in (overrides or {}).items():
+        name = given.lower().removeprefix("mayfly_")
+        if name not in _KINDS:
+            raise ConfigError(f"unknown setting {given!r}")
+        raw[name] = value
+    return Settings(**{name: _cast(name, value) for name, value in raw.items()})

@@ -1,9 +1,9 @@
 """Rate limits per client address on create and reveal, counted by the ``limits`` library.
 
 ``limits`` is the engine under Flask-Limiter, by the same maintainers. We call
-it from the two limited views only: Flask-Limiter's request hook cost about
-90 µs of CPU on every request, limited or not, a third of a metadata GET
-(docs/performance.md).
+it from the views marked ``@rate_limited(...)`` only: Flask-Limiter's request
+hook cost about 90 µs of CPU on every request, limited or not, a third of a
+metadata GET (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -26,12 +26,20 @@ from .errors import ConfigError
 from .storage import is_redis
 
 log = logging.getLogger(__name__)
+# The attribute rate_limited() leaves on a view: the setting that holds its limit.
+MARK = "mayfly_rate_limit"
 
-# Endpoint -> the setting holding its limit (e.g. "30/minute"; empty: no limit).
-LIMITED = {
-    "api.create_secret": "rate_limit_create",
-    "api.reveal_secret": "rate_limit_reveal",
-}
+
+def rate_limited(setting: str) -> Callable[[Callable], Callable]:
+    """Mark a view as limited per client address by ``setting`` (e.g. "30/minute").
+
+    Only a mark: init_app wraps the marked views once the settings are known.
+    """
+    def mark(view: Callable) -> Callable:
+        setattr(view, MARK, setting)
+        return view
+
+    return mark
 
 
 def storage_uri(settings: Settings) -> str:
@@ -84,18 +92,20 @@ def _limited(view: Callable, limiter: PerProcessLimiter, scope: str,
 
 
 def init_app(app: Flask, settings: Settings) -> PerProcessLimiter | None:
-    """Wrap the limited views; counters live where storage_uri says."""
-    rules = {endpoint: getattr(settings, setting) for endpoint, setting in LIMITED.items()}
-    rules = {endpoint: limit for endpoint, limit in rules.items() if limit}
-    if not rules:
+    """Wrap the views marked by rate_limited(); counters live where storage_uri says."""
+    marked = {endpoint: getattr(view, MARK) for endpoint, view in app.view_functions.items()
+              if hasattr(view, MARK)}
+    limits = {endpoint: (setting, getattr(settings, setting))
+              for endpoint, setting in marked.items() if getattr(settings, setting)}
+    if not limits:
         return None
     limiter = PerProcessLimiter(storage_uri(settings))
-    for endpoint, limit in rules.items():
+    for endpoint, (setting, limit) in limits.items():
         try:
             items = parse_many(limit)
         except ValueError:
-            name = LIMITED[endpoint].upper()
-            raise ConfigError(f"MAYFLY_{name}: {limit!r} is not a limit like 30/minute") from None
+            raise ConfigError(
+                f"MAYFLY_{setting.upper()}: {limit!r} is not a limit like 30/minute") from None
         app.view_functions[endpoint] = _limited(app.view_functions[endpoint], limiter,
                                                 endpoint, items)
     return limiter

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily
 
+from . import app_rules
 from .errors import SecretGone
 
 bp = Blueprint("ops", __name__)
@@ -39,14 +40,14 @@ class _StorageCounters:
 @bp.get("/healthz")
 def healthz():
     """200 when the storage answers, 503 (problem+json) when it does not."""
-    current_app.extensions["mayfly"].storage.ping()
+    app_rules().storage.ping()
     return jsonify({"status": "ok"})
 
 
 @bp.get("/metrics")
 def metrics():
     """Counts only, in Prometheus text format: never an id."""
-    rules = current_app.extensions["mayfly"]
+    rules = app_rules()
     if not rules.settings.metrics:
         raise SecretGone()
     registry = CollectorRegistry(auto_describe=False)

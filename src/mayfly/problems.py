@@ -34,6 +34,7 @@ _KEPT_HEADERS = ("Retry-After", "Allow")
 
 
 def _page_or_problem(response: Response, error: Exception) -> Response:
+    # Handed over by web.init_app, so that this module needs no templates nor Babel.
     render = current_app.extensions.get("mayfly.error_page")
     if render is None or not wants_page():
         return response

@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import crypto
 from .config import Settings
@@ -144,6 +144,13 @@ def valid_id(secret_id: str) -> bool:
     return ID_PATTERN.fullmatch(secret_id) is not None
 
 
+def as_of(receipt: Receipt, now: float) -> Receipt:
+    """The receipt as the sender sees it: expired once its lifetime ends, purged or not."""
+    if receipt.state == "waiting" and receipt.expires_at <= now:
+        return replace(receipt, state="expired", ended_at=receipt.expires_at)
+    return receipt
+
+
 class Rules:
     """The service's behaviour over any Storage; one instance per application."""
 
@@ -211,7 +218,7 @@ class Rules:
         expected = receipt.manage_hash if receipt else _NO_RECEIPT
         if not hmac.compare_digest(presented, expected) or not receipt:
             raise SecretGone()
-        return receipt
+        return as_of(receipt, self.clock())
 
     def receipt(self, secret_id: str, token: str | None) -> Receipt:
         """Return the sender's receipt, given the manage token."""

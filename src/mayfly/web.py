@@ -18,14 +18,15 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import Babel, get_locale, get_translations
+from flask_babel import Babel, format_timedelta, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
+from . import app_rules
+from .config import Settings
 from .errors import SecretGone
 from .languages import LANGUAGES, Language, by_locale, negotiate
 from .redirects import local_redirect
-from .rules import Rules
 
 bp = Blueprint("web", __name__)
 
@@ -87,10 +88,6 @@ JS_STRINGS = {
 }
 
 
-def rules() -> Rules:
-    return current_app.extensions["mayfly"]
-
-
 def select_locale() -> str:
     """The reader's choice (a cookie), else the browser's Accept-Language, else English."""
     chosen = LANGUAGES.get(request.cookies.get(LANG_COOKIE, ""))
@@ -129,20 +126,33 @@ def _page(template: str, status: int = 200, **context) -> Response:
 @bp.get("/")
 def compose():
     """Write a message; the browser encrypts it and shows the link to share."""
-    settings = rules().settings
-    lifetimes = [(seconds, label) for seconds, label in LIFETIMES
-                 if settings.min_lifetime <= seconds <= settings.max_lifetime]
-    if not lifetimes:
-        lifetimes = [(settings.default_lifetime, None)]
-    default = min(lifetimes, key=lambda item: abs(item[0] - settings.default_lifetime))[0]
-    return _page("compose.html", lifetimes=lifetimes, default_lifetime=default,
-                 max_views=settings.max_views, max_bytes=settings.max_ciphertext_bytes)
+    settings = app_rules().settings
+    return _page("compose.html", lifetimes=lifetime_choices(settings),
+                 default_lifetime=settings.default_lifetime, max_views=settings.max_views,
+                 max_bytes=settings.max_ciphertext_bytes)
+
+
+def lifetime_choices(settings: Settings) -> list[tuple[int, str]]:
+    """The lifetimes the operator allows, always with the server's default among them."""
+    choices = [(seconds, label) for seconds, label in LIFETIMES
+               if settings.min_lifetime <= seconds <= settings.max_lifetime]
+    default = settings.default_lifetime
+    if all(seconds != default for seconds, _label in choices):
+        choices = sorted([*choices, (default, exact_duration(default))], key=lambda c: c[0])
+    return choices
+
+
+def exact_duration(seconds: int) -> str:
+    """'2 hours' or '90 minutes' in the page's language, from CLDR (no catalogue entry)."""
+    size = next(size for size in (86_400, 3600, 60, 1) if seconds % size == 0)
+    # The threshold makes Babel pick the largest unit that counts it exactly, unrounded.
+    return format_timedelta(seconds, threshold=seconds / size)
 
 
 @bp.get("/s/<secret_id>")
 def notification(secret_id: str):
     """'You have a new message': looks the secret up, never spends a view."""
-    live = rules().metadata(secret_id)  # SecretGone becomes the Ashes page
+    live = app_rules().metadata(secret_id)  # SecretGone becomes the Ashes page
     return _page("notification.html", secret_id=secret_id, passphrase=live.kdf is not None)
 
 
@@ -174,6 +184,7 @@ def init_app(app: Flask) -> None:
     """Pages, languages and friendly error pages."""
     Babel(app, locale_selector=select_locale)
     app.register_blueprint(bp)
+    # problems.py answers every error but knows no templates: the page comes from here.
     app.extensions["mayfly.error_page"] = error_page
 
     @app.context_processor

@@ -17,7 +17,9 @@ Contract, for every method taking ``now`` (seconds since the epoch):
 * ``take``, ``fail``, ``burn`` and ``purge`` update the receipt and the
   counters in the same atomic step as the change they record.
 * A receipt keeps only states and times (never ciphertext or proof hashes
-  once the secret is gone) and disappears at ``keep_until``.
+  once the secret is gone) and disappears at ``keep_until``. Its state is
+  what was stored: a secret past ``expires_at`` says ``waiting`` until a
+  purge marks it ``expired`` (the rules report it expired from the times).
 * Once a secret ends (read, burned, failed, expired and purged), its
   ciphertext must leave the backend's files within a bounded time, not
   only its tables: the backend scrubs by itself what it can do cheaply off

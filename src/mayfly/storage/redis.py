@@ -25,7 +25,8 @@ and, outside every shard, ``mayfly:format``: the format version of all of it
 
 Expiry. Redis itself deletes a ciphertext (and its proof hashes) at
 expires_at and a receipt at keep_until, whether or not mayfly ever purges.
-Between the two, ``receipt`` reports "expired" from the times it holds.
+Between the two, the receipt still says "waiting" until a purge marks it;
+the rules report it "expired" from the times it holds.
 ``purge`` only keeps the books: it walks the shards' indexes for entries that
 are due, marks those receipts expired, counts ``secrets_expired_unread`` for
 ids still in ``unread`` (a TTL cannot tell us, and keyspace notifications are
@@ -390,16 +391,12 @@ class RedisStorage(Storage):
         def time(name: str) -> float | None:
             return None if value[name] is None else float(value[name])
 
-        state, ended_at = value["state"].decode(), time("ended_at")
-        if state == "waiting" and float(value["expires_at"]) <= now:
-            # Expired, and the books not yet kept by purge: say so already.
-            state, ended_at = "expired", float(value["expires_at"])
         return Receipt(
-            id=secret_id, manage_hash=value["manage_hash"], state=state,
+            id=secret_id, manage_hash=value["manage_hash"], state=value["state"].decode(),
             created_at=float(value["created_at"]), expires_at=float(value["expires_at"]),
             max_views=int(value["max_views"]), views_left=int(value["views_left"]),
             failed_attempts=int(value["failed_attempts"]), first_read_at=time("first_read_at"),
-            last_read_at=time("last_read_at"), ended_at=ended_at,
+            last_read_at=time("last_read_at"), ended_at=time("ended_at"),
         )
 
     def _due(self, index: str, now: float) -> list[str]:

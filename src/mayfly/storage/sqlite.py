@@ -319,12 +319,7 @@ class SQLiteStorage(Storage):
         )
         if row is None:
             return None
-        receipt = Receipt(id=secret_id, **{name: row[name] for name in row.keys()})
-        if receipt.state == "waiting" and receipt.expires_at <= now:
-            # Expired but not yet purged: say so already.
-            receipt = Receipt(**{**receipt.__dict__, "state": "expired",
-                                 "ended_at": receipt.expires_at})
-        return receipt
+        return Receipt(id=secret_id, **{name: row[name] for name in row.keys()})
 
     def purge(self, now: float) -> Purged:
         with self._write() as db:
