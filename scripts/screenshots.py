@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Take docs/screenshots/: every page, light and dark, zh and en, desktop and phone.
+"""Take docs/screenshots/: every page, light and dark, zh and en, desktop and phone;
+and the compose page in each other language of LANGUAGES.
 
 Run from the repository: .venv/bin/python scripts/screenshots.py
 It starts mayfly under uWSGI on a free port, drives Debian's Chromium through
@@ -22,6 +23,8 @@ from tests.browser.conftest import launch  # noqa: E402
 from tests.browser.story import create_secret, open_link, read_message  # noqa: E402
 from tests.live import LiveServer  # noqa: E402
 
+from mayfly.languages import LANGUAGES, Language  # noqa: E402
+
 OUT = ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
@@ -35,6 +38,17 @@ VARIANTS = [
 TEXT = {
     "en": "The door code is 4711-2580.\nThe spare key is under the blue flower pot.",
     "zh": "门禁密码是 4711-2580。\n备用钥匙在蓝色花盆下面。",
+}
+# The same message in the languages that get one page each (compose-<code>-light-desktop).
+MORE_TEXT = {
+    "de": "Der Türcode ist 4711-2580.\nDer Ersatzschlüssel liegt unter dem blauen Blumentopf.",
+    "es": "El código de la puerta es 4711-2580.\nLa llave de repuesto está bajo la maceta azul.",
+    "fr": "Le code de la porte est 4711-2580.\nLa clé de secours est sous le pot de fleurs bleu.",
+    "pt_BR": "O código da porta é 4711-2580.\nA chave reserva está embaixo do vaso azul.",
+    "ru": "Код от двери: 4711-2580.\nЗапасной ключ лежит под синим цветочным горшком.",
+    "ja": "ドアの暗証番号は 4711-2580 です。\n合鍵は青い植木鉢の下にあります。",
+    "ko": "현관 비밀번호는 4711-2580입니다.\n예비 열쇠는 파란 화분 밑에 있어요.",
+    "zh_TW": "門禁密碼是 4711-2580。\n備用鑰匙在藍色花盆底下。",
 }
 
 
@@ -77,6 +91,19 @@ def pages_for(context_of, lang: str, scheme: str, width: str) -> None:
     shoot(broken, f"oops-{tag}")
 
 
+def compose_in(browser, server: LiveServer, language: Language) -> None:
+    """The filled-in compose page in a language the browser asks for (Accept-Language)."""
+    context = browser.new_context(base_url=server.url, locale=language.tag, viewport=DESKTOP)
+    page = context.new_page()
+    page.goto("/")
+    expect(page.locator("html")).to_have_attribute("lang", language.tag)
+    page.get_by_test_id("message-input").fill(MORE_TEXT[language.code])
+    page.get_by_test_id("passphrase").fill("blue flower")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    shoot(page, f"compose-{language.code}-light-desktop")
+    context.close()
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work, LiveServer(Path(work), processes=2) as server, \
@@ -101,6 +128,8 @@ def main() -> None:
                 shoot(page, "noscript-en-light-desktop")
             for context in contexts:
                 context.close()
+        for code in MORE_TEXT:
+            compose_in(browser, server, LANGUAGES[code])
         browser.close()
     pngquant = shutil.which("pngquant")
     if pngquant:

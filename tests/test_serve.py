@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from mayfly.serve import Listener, is_loopback, redacted, uwsgi_command, uwsgi_ini
+from mayfly.config import Settings
+from mayfly.serve import Listener, is_loopback, redacted, uwsgi_command, uwsgi_ini, warnings
 
 from .helpers import create_body
 from .live import free_port, wait_until_up
@@ -195,3 +196,17 @@ def test_serve_on_a_unix_socket_for_nginx_is_group_only(tmp_path):
         output = stop(server)
     assert f"mayfly is serving unix socket {sock} (for nginx)" in output
     assert not sock.exists()  # vacuum
+
+
+@pytest.mark.parametrize(("listener", "public_url", "expected"), [
+    (Listener("127.0.0.1", 8000), "", []),
+    (Listener(socket="/run/mayfly/mayfly.sock"), "", []),
+    (Listener("0.0.0.0", 8000), "https://secrets.example.org", ["loopback"]),
+    (Listener("0.0.0.0", 8000), "", ["loopback", "MAYFLY_PUBLIC_URL"]),
+])
+def test_serve_warns_when_reachable_from_outside_and_links_follow_the_host_header(
+        listener, public_url, expected):
+    found = warnings(listener, Settings(public_url=public_url))
+    assert len(found) == len(expected)
+    for line, word in zip(found, expected, strict=True):
+        assert word in line

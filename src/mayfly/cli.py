@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -26,7 +27,14 @@ def parse_duration(text: str) -> int:
 
 
 def _client(server: str) -> Client:
-    return Client(server)
+    """A client for the server a link names; its answers are capped by the create limit."""
+    limit = os.environ.get("MAYFLY_MAX_CIPHERTEXT_BYTES", "")
+    if not limit:
+        return Client(server)
+    if not limit.isdigit() or int(limit) < 1024:
+        raise click.ClickException(
+            f"MAYFLY_MAX_CIPHERTEXT_BYTES must be a number of bytes, at least 1024 (got {limit!r})")
+    return Client(server, max_ciphertext_bytes=int(limit))
 
 
 def _passphrase_from_env() -> str | None:
@@ -131,48 +139,158 @@ def _media_type(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
+# Dropped from names written to disk: control characters (C0, DEL, C1) and the
+# bidirectional overrides that make "txt.exe" look like "exe.txt".
+_NAME_DROP = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Shown escaped on a terminal: control characters, and a CR not ending a line.
+_SHOWN_ESCAPED = re.compile(r"\r(?!\n)|[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+# JSON's \\ud800 escapes decode to lone surrogates, which UTF-8 cannot encode.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Most file systems allow 255 bytes in a name; keep room for " (999)".
+NAME_BYTES = 255 - len(" (999)")
+CREATE_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) \
+    | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def well_formed(text: str) -> str:
+    """The text with any lone surrogate (valid in JSON, not in UTF-8) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def escaped(text: str) -> str:
+    """Text safe to show on a terminal: control characters as \\xNN, a lone CR as \\r."""
+    return _SHOWN_ESCAPED.sub(lambda m: "\\r" if m[0] == "\r" else f"\\x{ord(m[0]):02x}", text)
+
+
 def safe_name(name: str) -> str:
-    """A file name that cannot climb out of the output directory."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1].replace("\x00", "").strip()
-    return "attachment" if base in {"", ".", ".."} else base.lstrip(".") or "attachment"
+    """A file name that cannot climb out of the output directory or upset a terminal."""
+    base = well_formed(name).replace("\\", "/").rsplit("/", 1)[-1]
+    base = _NAME_DROP.sub("", base).strip()
+    base = "attachment" if base in {"", ".", ".."} else base.lstrip(".").strip() or "attachment"
+    return _shortened(base, NAME_BYTES)
 
 
-def free_path(directory: Path, name: str) -> Path:
-    """directory/name, or 'name (1).ext' and so on: never an existing file."""
-    path = directory / safe_name(name)
-    stem, suffix, n = path.stem, path.suffix, 1
-    while path.exists():
-        path = directory / f"{stem} ({n}){suffix}"
-        n += 1
-    return path
+def _shortened(name: str, limit: int) -> str:
+    """The name cut to ``limit`` bytes of UTF-8, keeping a short extension."""
+    if len(name.encode()) <= limit:
+        return name
+    suffix = Path(name).suffix
+    if len(suffix.encode()) > 16:
+        suffix = ""
+    stem = name[: len(name) - len(suffix)].encode()[: limit - len(suffix.encode())]
+    return stem.decode("utf-8", "ignore").rstrip() + suffix
+
+
+def _candidates(name: str):
+    """name, 'stem (1).ext' up to 999, then 'attachment (n)': names to try in turn."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    yield name
+    yield from (f"{stem} ({n}){suffix}" for n in range(1, 1000))
+    yield from (f"attachment ({n})" for n in range(1, 1000))
+
+
+def save_attachment(directory: Path, attachment: crypto.Attachment) -> Path:
+    """Write a new private file, never an existing one and never through a symlink."""
+    tried_fallback = False
+    for candidate in _candidates(safe_name(attachment.name)):
+        if tried_fallback and not candidate.startswith("attachment ("):
+            continue
+        path = directory / candidate
+        try:
+            handle = os.open(path, CREATE_NEW, 0o600)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno in {errno.ENAMETOOLONG, errno.EILSEQ, errno.EINVAL} \
+                    and not tried_fallback:
+                tried_fallback = True  # the file system refuses the name: a plain one
+                continue
+            if exc.errno == errno.ELOOP:
+                continue  # a symlink under this name (O_NOFOLLOW)
+            raise
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(attachment.data)
+        except OSError:
+            path.unlink(missing_ok=True)
+            raise
+        return path
+    raise OSError(errno.EEXIST, "no free name left")
+
+
+def _check_output(directory: Path) -> None:
+    """Refuse, before the view is spent, a folder that cannot take attachments."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise click.ClickException(f"cannot save attachments in {directory}: "
+                                   f"{existing} is not a folder this user can write to")
+
+
+def show_text(text: str, raw: bool) -> None:
+    """Print the message: exactly (as UTF-8) when raw, else escaped for the terminal."""
+    text = well_formed(text)
+    if not text.endswith("\n"):
+        text += "\n"
+    stdout = click.get_text_stream("stdout")
+    if raw:
+        data = text.encode("utf-8")
+    else:
+        data = escaped(text).encode(stdout.encoding or "utf-8", "replace")
+    out = click.get_binary_stream("stdout")
+    out.write(data)
+    out.flush()
 
 
 @main.command()
 @click.argument("link")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=".",
               show_default=True, help="Where attachments are saved (never overwriting).")
-def read(link, output):
+@click.option("--raw", is_flag=True,
+              help="Write the text exactly as sent even on a terminal. Without a terminal "
+                   "(a pipe, a file) it always is; on one, control characters are shown "
+                   "escaped (\\x1b) so that the sender cannot drive your terminal.")
+def read(link, output, raw):
     """Reveal a message, print its text and save its attachments. It burns.
 
     Example: mayfly read 'https://secrets.example.org/s/ID#KEY'
     """
+    source = click.get_current_context().get_parameter_source("output")
+    if source is not click.core.ParameterSource.DEFAULT:
+        _check_output(output)
     try:
         parsed = Link.parse(link)
         message, views_left = _client(parsed.base).read(parsed, _ask_passphrase)
     except ClientError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(message.text, nl=not message.text.endswith("\n"))
-    if message.files:
-        output.mkdir(parents=True, exist_ok=True)
-    for attachment in message.files:
-        path = free_path(output, attachment.name)
-        with open(path, "xb") as handle:
-            handle.write(attachment.data)
-        click.echo(f"saved {path} ({len(attachment.data)} bytes)", err=True)
+    # From here on the view is spent: everything is shown or saved that can be.
+    show_text(message.text, raw or not click.get_text_stream("stdout").isatty())
+    failed = _save_all(message.files, output)
     if views_left:
         click.echo(f"({views_left} view(s) left)", err=True)
     else:
         click.echo("(this message is now destroyed)", err=True)
+    if failed:
+        raise click.ClickException(f"{failed} attachment(s) could not be saved")
+
+
+def _save_all(files: tuple[crypto.Attachment, ...], output: Path) -> int:
+    """Save each attachment, reporting each on stderr; how many could not be saved."""
+    failed = 0
+    for attachment in files:
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+            path = save_attachment(output, attachment)
+        except OSError as exc:
+            failed += 1
+            reason = exc.strerror or type(exc).__name__
+            click.echo(f"could not save {escaped(safe_name(attachment.name))}: {reason}",
+                       err=True)
+            continue
+        click.echo(f"saved {escaped(well_formed(str(path)))} ({len(attachment.data)} bytes)",
+                   err=True)
+    return failed
 
 
 def _ask_passphrase() -> str:

@@ -6,6 +6,10 @@ servers. Only ciphertext, proof hashes and proofs ever leave this process.
 
 from __future__ import annotations
 
+import json
+import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -13,9 +17,22 @@ from urllib.parse import urlsplit
 import requests
 
 from . import crypto
+from .config import Settings
 from .errors import DecryptionFailed
 
 GONE = "this message has already been read, has expired or never existed"
+# The server's own bounds for PBKDF2 (rules.py): a link may name any server,
+# and 2 billion iterations would keep this process busy for an hour.
+MIN_ITERATIONS = crypto.PBKDF2_ITERATIONS
+MAX_ITERATIONS = 10_000_000
+# Every answer but a reveal is a few hundred bytes; a reveal is the ciphertext
+# in base64url plus this much room for the JSON around it.
+SMALL_ANSWER = 64 * 1024
+TIMEOUT = 120.0
+ID = re.compile(r"[A-Za-z0-9_-]{24}")
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,512}")
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+STATES = {"waiting", "read", "burned", "failed", "expired"}
 
 
 class ClientError(Exception):
@@ -28,6 +45,13 @@ class WrongPassphrase(ClientError):
     def __init__(self, attempts_left: int):
         self.attempts_left = attempts_left
         super().__init__(f"wrong passphrase, {attempts_left} attempt(s) left")
+
+
+class Malformed(ClientError):
+    """The server's answer is not what a mayfly server answers."""
+
+    def __init__(self, what: str):
+        super().__init__(f"the server's answer is malformed ({what})")
 
 
 class Gone(ClientError):
@@ -81,23 +105,64 @@ class Sent:
 
 
 class Client:
-    """Talks to one mayfly server."""
+    """Talks to one mayfly server, trusting none of its answers.
+
+    Each request must be over within ``timeout`` seconds in all (not per read),
+    no answer may be larger than a reveal of ``max_ciphertext_bytes`` can be,
+    redirects are never followed (the proofs go to the server the link names,
+    nowhere else) and every answer's shape is checked before it is used.
+    """
 
     def __init__(self, server: str, session: requests.Session | None = None,
-                 timeout: float = 60.0):
+                 timeout: float = TIMEOUT,
+                 max_ciphertext_bytes: int = Settings.max_ciphertext_bytes):
         self.server = server.rstrip("/")
         self.http = session or requests.Session()
         self.timeout = timeout
+        self.reveal_limit = crypto.b64encoded_length(max_ciphertext_bytes) + SMALL_ANSWER
 
-    def _call(self, method: str, path: str, **kwargs) -> requests.Response:
-        url = self.server + path
+    def _call(self, method: str, path: str, limit: int = SMALL_ANSWER, **kwargs) -> object:
+        """One request, bounded in time and size; the answer's JSON, or a ClientError."""
+        outcome: dict[str, object] = {}
+        holder: dict[str, requests.Response] = {}
+        deadline = time.monotonic() + self.timeout
+
+        def exchange() -> None:
+            try:
+                outcome["answer"] = self._exchange(method, path, limit, deadline, holder,
+                                                   **kwargs)
+            except Exception as exc:  # handed to the caller's thread, re-raised there
+                outcome["error"] = exc
+
+        # A thread, because requests' timeouts are per socket read: a server
+        # dripping a byte a second (even in its headers) never trips them.
+        worker = threading.Thread(target=exchange, name="mayfly-request", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            _hang_up(holder.get("response"))
+            raise ClientError(f"{self.server} did not answer within {self.timeout:g} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        status, retry_after, body = outcome["answer"]
+        if status >= 400:
+            raise _problem_error(status, body, retry_after)
+        return _json(body)
+
+    def _exchange(self, method: str, path: str, limit: int, deadline: float,
+                  holder: dict, **kwargs) -> tuple[int, str, bytes]:
+        headers = {"Accept": "application/json", "Accept-Encoding": "identity",
+                   **kwargs.pop("headers", {})}
         try:
-            response = self.http.request(method, url, timeout=self.timeout, **kwargs)
+            response = self.http.request(method, self.server + path, headers=headers,
+                                         timeout=self.timeout, allow_redirects=False,
+                                         stream=True, **kwargs)
+            holder["response"] = response
+            with response:
+                body = _read_body(response, limit, deadline)
+                return response.status_code, response.headers.get("Retry-After", ""), body
         except requests.RequestException as exc:
             raise ClientError(f"cannot reach {self.server}: {type(exc).__name__}") from None
-        if response.status_code < 400:
-            return response
-        raise _problem_error(response)
 
     def send(self, message: crypto.Message, *, expires_in: int | None = None,
              max_views: int = 1, passphrase: str | None = None) -> Sent:
@@ -114,7 +179,7 @@ class Client:
         }
         if expires_in is not None:
             body["expires_in"] = expires_in
-        created = self._call("POST", "/api/v1/secrets", json=body).json()
+        created = _created(self._call("POST", "/api/v1/secrets", json=body))
         return Sent(
             link=f"{created['url']}#{crypto.b64encode(link_key)}",
             receipt_link=f"{created['receipt_url']}#{created['manage_token']}",
@@ -124,35 +189,33 @@ class Client:
         )
 
     def metadata(self, secret_id: str) -> dict:
-        """A secret's public metadata (changes nothing)."""
-        return self._call("GET", f"/api/v1/secrets/{secret_id}").json()
+        """A secret's public metadata (changes nothing), its shape checked."""
+        return _metadata(self._call("GET", f"/api/v1/secrets/{secret_id}"))
 
     def read(self, link: Link, passphrase: Callable[[], str] | str | None = None
              ) -> tuple[crypto.Message, int]:
         """Reveal and decrypt; ``passphrase`` may be a callable asked only when needed."""
         key = link.key()
-        meta = self.metadata(link.id)
-        kdf = None
-        if meta["passphrase"]:
-            kdf_json = meta["kdf"]
-            kdf = crypto.Kdf(crypto.b64decode(kdf_json["salt"]), kdf_json["iterations"])
+        kdf = self.metadata(link.id)["kdf"]
+        if kdf is not None:
             passphrase = passphrase() if callable(passphrase) else passphrase
             if not passphrase:
                 raise ClientError("this message needs a passphrase")
         keys = crypto.derive_keys(key, passphrase if kdf else None, kdf)
         body = {"link_proof": crypto.b64encode(keys.link_proof),
                 "access_proof": crypto.b64encode(keys.access_proof)}
-        revealed = self._call("POST", f"/api/v1/secrets/{link.id}/reveal", json=body).json()
+        revealed = _revealed(self._call("POST", f"/api/v1/secrets/{link.id}/reveal",
+                                        limit=self.reveal_limit, json=body))
         try:
-            blob = crypto.b64decode(revealed["ciphertext"])
+            blob = crypto.b64decode_large(revealed["ciphertext"])
             return crypto.unpack(crypto.unseal(keys.content_key, blob)), revealed["views_left"]
         except (ValueError, DecryptionFailed):
             raise ClientError(DecryptionFailed.__doc__.strip()) from None
 
     def receipt(self, link: Link) -> dict:
-        """The sender's receipt."""
+        """The sender's receipt, its shape checked."""
         auth = {"Authorization": f"Bearer {link.fragment}"}
-        return self._call("GET", f"/api/v1/secrets/{link.id}/receipt", headers=auth).json()
+        return _receipt(self._call("GET", f"/api/v1/secrets/{link.id}/receipt", headers=auth))
 
     def burn(self, link: Link) -> None:
         """Burn a secret early."""
@@ -160,21 +223,174 @@ class Client:
         self._call("DELETE", f"/api/v1/secrets/{link.id}", headers=auth)
 
 
-def _problem_error(response: requests.Response) -> ClientError:
-    """Turn an error response (problem+json or not) into a one-line ClientError."""
+def _read_body(response: requests.Response, limit: int, deadline: float) -> bytes:
+    """The whole body, refused as soon as it is redirected, encoded or too large."""
+    if response.is_redirect or 300 <= response.status_code < 400:
+        where = printable(response.headers.get("Location", "elsewhere"))[:200]
+        raise ClientError(f"the server answered with a redirect to {where}: not followed")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in {"", "identity"}:
+        raise ClientError(f"the server's answer has an encoding we did not ask for: "
+                          f"{printable(encoding)[:40]}")
+    announced = response.headers.get("Content-Length", "0")
+    if not announced.isdigit() or int(announced) > limit:
+        raise ClientError(f"the server's answer is too large (over {limit} bytes)")
+    body = bytearray()
+    for chunk in response.iter_content(65536):
+        body += chunk
+        if len(body) > limit:
+            raise ClientError(f"the server's answer is too large (over {limit} bytes)")
+        if time.monotonic() > deadline:
+            break  # the caller has given up already
+    return bytes(body)
+
+
+def _hang_up(response: requests.Response | None) -> None:
+    """Shut the socket of an answer being read, so the abandoned thread ends too."""
+    sock = getattr(getattr(getattr(response, "raw", None), "connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(2)  # SHUT_RDWR wakes a recv blocked in another thread
+        except OSError:
+            pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("duplicate key")
+    return document
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json(body: bytes) -> object:
+    """Strict JSON: no NaN, no duplicate keys, no nesting deep enough to crash the parser."""
+    if not body:
+        return None
     try:
-        problem = response.json()
+        return json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates,
+                          parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise ClientError("the server's answer is not valid JSON") from None
+
+
+def _is_count(value: object, high: int = 1_000_000) -> bool:
+    return type(value) is int and 0 <= value <= high
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, str) and TIMESTAMP.fullmatch(value) is not None
+
+
+def _object(document: object, what: str) -> dict:
+    if not isinstance(document, dict):
+        raise Malformed(f"{what} is not a JSON object")
+    return document
+
+
+def _kdf(value: object) -> crypto.Kdf | None:
+    """The stretching parameters, within the bounds the server itself enforces."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"name", "salt", "iterations"} \
+            or value["name"] != crypto.KDF_NAME:
+        raise Malformed("kdf is not {name, salt, iterations} of PBKDF2-HMAC-SHA256")
+    iterations = value["iterations"]
+    if type(iterations) is not int or not MIN_ITERATIONS <= iterations <= MAX_ITERATIONS:
+        raise Malformed(f"kdf iterations must lie between {MIN_ITERATIONS} and {MAX_ITERATIONS}")
+    try:
+        salt = crypto.b64decode(value["salt"])
     except ValueError:
-        problem = {}
+        salt = b""
+    if not 16 <= len(salt) <= 64:
+        raise Malformed("kdf salt must be 16 to 64 bytes of base64url")
+    return crypto.Kdf(salt, iterations)
+
+
+def _metadata(document: object) -> dict:
+    meta = _object(document, "metadata")
+    if not isinstance(meta.get("passphrase"), bool):
+        raise Malformed("passphrase is not true or false")
+    kdf = _kdf(meta.get("kdf"))
+    if meta["passphrase"] != (kdf is not None):
+        raise Malformed("passphrase and kdf disagree")
+    return {**meta, "kdf": kdf}
+
+
+def _revealed(document: object) -> dict:
+    revealed = _object(document, "reveal")
+    if not isinstance(revealed.get("ciphertext"), str):
+        raise Malformed("no ciphertext")
+    if not _is_count(revealed.get("views_left")):
+        raise Malformed("views_left is not a count")
+    return revealed
+
+
+def _link_to(url: object, kind: str, secret_id: str) -> bool:
+    if not isinstance(url, str) or not re.fullmatch(r"[\x21-\x7e]{1,2000}", url):
+        return False
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc) \
+        and parts.path.endswith(f"/{kind}/{secret_id}") and not parts.query \
+        and not parts.fragment
+
+
+def _created(document: object) -> dict:
+    created = _object(document, "create")
+    secret_id = created.get("id")
+    if not isinstance(secret_id, str) or not ID.fullmatch(secret_id):
+        raise Malformed("id is not a mayfly id")
+    token = created.get("manage_token")
+    if not isinstance(token, str) or not TOKEN.fullmatch(token):
+        raise Malformed("manage_token is not a token")
+    if not _link_to(created.get("url"), "s", secret_id) \
+            or not _link_to(created.get("receipt_url"), "r", secret_id):
+        raise Malformed("url or receipt_url is not a link to the new message")
+    if not _is_time(created.get("expires_at")) or not _is_count(created.get("views_left")):
+        raise Malformed("expires_at or views_left")
+    return created
+
+
+def _receipt(document: object) -> dict:
+    receipt = _object(document, "receipt")
+    if receipt.get("state") not in STATES:
+        raise Malformed("unknown state")
+    if not _is_count(receipt.get("max_views")) or not _is_count(receipt.get("views_left")):
+        raise Malformed("max_views or views_left is not a count")
+    needed = {"waiting": "expires_at", "expired": "expires_at", "read": "last_read_at",
+              "burned": "ended_at", "failed": "ended_at"}[receipt["state"]]
+    for name in ("created_at", "expires_at", "first_read_at", "last_read_at", "ended_at"):
+        value = receipt.get(name)
+        if not _is_time(value) and (value is not None or name == needed):
+            raise Malformed(f"{name} is not a time")
+    return receipt
+
+
+def printable(text: str) -> str:
+    """Text from elsewhere, safe on one line of a terminal: control characters escaped."""
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
+
+
+def _problem_error(status: int, body: bytes, retry_after: str = "") -> ClientError:
+    """Turn an error answer (problem+json or anything else) into a one-line ClientError."""
+    try:
+        problem = _json(body)
+    except ClientError:
+        problem = None
     if not isinstance(problem, dict):
         problem = {}
-    status = response.status_code
     if status == 404:
         return Gone()
-    if problem.get("type", "").endswith("/wrong-passphrase"):
-        return WrongPassphrase(int(problem.get("attempts_left", 0)))
+    kind = problem.get("type")
+    if isinstance(kind, str) and kind.endswith("/wrong-passphrase"):
+        left = problem.get("attempts_left")
+        return WrongPassphrase(left if _is_count(left, 100) else 0)
     if status == 429:
-        wait = response.headers.get("Retry-After", "a while")
-        return ClientError(f"too many requests: try again in {wait} seconds")
-    detail = problem.get("detail") or problem.get("title") or response.reason
-    return ClientError(f"the server refused ({status}): {detail}")
+        wait = f"in {retry_after} seconds" if retry_after.isdigit() else "later"
+        return ClientError(f"too many requests: try again {wait}")
+    detail = next((value for value in (problem.get("detail"), problem.get("title"))
+                   if isinstance(value, str) and value), "no reason given")
+    return ClientError(f"the server refused ({status}): {printable(detail)[:300]}")

@@ -49,7 +49,14 @@ class Language:
 # In the switch's order: Latin script by name, then Cyrillic, then CJK. Where two
 # share a language (zh), the first is the one a bare tag (zh) picks.
 LANGUAGES = {language.code: language for language in [
+    Language("de", "Deutsch"),
     Language("en", "English"),
+    Language("es", "Español"),
+    Language("fr", "Français"),
+    Language("pt_BR", "Português (Brasil)"),
+    Language("ru", "Русский"),
+    Language("ja", "日本語"),
+    Language("ko", "한국어"),
     Language("zh_CN", "简体中文"),
     Language("zh_TW", "繁體中文"),
 ]}

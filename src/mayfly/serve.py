@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from urllib.parse import urlsplit
 
+from . import config
+from .config import Settings
 from .errors import MayflyError
 
 
@@ -144,7 +146,7 @@ def check_unix_socket(path: str) -> None:
 
 def preflight(listener: Listener) -> list[str]:
     """Check settings, storage and address; return the lines that tell a person where."""
-    from . import config, create_app, data_directory
+    from . import create_app, data_directory
     from .storage import sqlite_file
 
     settings = config.load()
@@ -161,16 +163,28 @@ def preflight(listener: Listener) -> list[str]:
     return [f"mayfly is serving {listener.describe()}", f"data: {storage}"]
 
 
+def warnings(listener: Listener, settings: Settings) -> list[str]:
+    """What a person should know about listening beyond this machine."""
+    if listener.socket or is_loopback(listener.host):
+        return []
+    found = [f"{listener.host} is not a loopback address. uWSGI's HTTP router does not"
+             " buffer request bodies, so slow clients can hold every worker: put nginx in front"
+             " for the internet (docs/deployment.md)."]
+    if not settings.public_url:
+        # A client picks the Host header, and so the host of every link made for it.
+        found.append("MAYFLY_PUBLIC_URL is not set, so links are built from each request's"
+                     " Host header: set it to the address your users see.")
+    return found
+
+
 def serve(listener: Listener, processes: int, verbose: bool, say) -> None:
     """Check, print a few lines with ``say``, and exec uWSGI (never returns)."""
     lines = preflight(listener)
     command = uwsgi_command(listener, processes, verbose)
     for line in lines:
         say(line)
-    if not listener.socket and not is_loopback(listener.host):
-        say(f"warning: {listener.host} is not a loopback address. uWSGI's HTTP router does not"
-            " buffer request bodies, so slow clients can hold every worker: put nginx in front"
-            " for the internet (docs/deployment.md).")
+    for warning in warnings(listener, config.load()):
+        say(f"warning: {warning}")
     say("Stop with Ctrl+C (or SIGTERM)."
         + ("" if verbose else " uWSGI's own start-up screen: mayfly serve --verbose."))
     sys.stdout.flush()
