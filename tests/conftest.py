@@ -10,9 +10,28 @@ from mayfly.storage import open_storage
 from .live import NO_LIMITS, LiveServer
 from .redis_servers import RedisClusterServers, RedisServer
 
-# Storage backends the contract and API suites run against. Each entry maps a
-# name to a fixture name that yields a MAYFLY_STORAGE_URL.
+# Storage backends; each name has a fixture <name>_url yielding a MAYFLY_STORAGE_URL.
+# Tests marked every_backend run on all of them, the Redis runs in the slow suite
+# (they start servers); every other test runs once, on SQLite.
 BACKENDS = ["sqlite", "redis", "redis_cluster"]
+
+
+def pytest_generate_tests(metafunc):
+    """Run tests marked every_backend once per backend, the Redis ones as slow tests."""
+    if metafunc.definition.get_closest_marker("every_backend") is None:
+        return
+    if "backend" not in metafunc.fixturenames:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid} is marked every_backend but "
+                                "uses no backend (storage_url, storage, app or client)")
+    metafunc.parametrize("backend", [
+        pytest.param(name, marks=() if name == "sqlite" else pytest.mark.slow)
+        for name in BACKENDS], indirect=True)
+
+
+def only_in_slow_tests(request) -> None:
+    """Fail a test that starts a server without being marked slow: the fast suite needs none."""
+    if request.node.get_closest_marker("slow") is None:
+        pytest.fail(f"{request.fixturename} starts a server: mark the test slow", pytrace=False)
 
 
 class FakeClock:
@@ -49,10 +68,12 @@ def redis_server(tmp_path_factory):
 
 
 @pytest.fixture
-def redis_url(redis_server) -> str:
-    """The session's standalone Redis, emptied for this test."""
-    redis_server.flush()
-    return redis_server.url
+def redis_url(request) -> str:
+    """The session's standalone Redis, emptied for this test (a slow one)."""
+    only_in_slow_tests(request)
+    server = request.getfixturevalue("redis_server")
+    server.flush()
+    return server.url
 
 
 @pytest.fixture(scope="session")
@@ -64,24 +85,33 @@ def redis_cluster(tmp_path_factory):
 
 
 @pytest.fixture
-def redis_cluster_url(redis_cluster) -> str:
-    """The session's Redis Cluster, emptied for this test."""
-    redis_cluster.flush()
-    return redis_cluster.url
+def redis_cluster_url(request) -> str:
+    """The session's Redis Cluster, emptied for this test (a slow one)."""
+    only_in_slow_tests(request)
+    cluster = request.getfixturevalue("redis_cluster")
+    cluster.flush()
+    return cluster.url
 
 
 @pytest.fixture
-def redis_aof_server(tmp_path):
+def redis_aof_server(request, tmp_path):
     """A standalone redis-server of the test's own, with AOF, that it may kill and restart."""
+    only_in_slow_tests(request)
     server = RedisServer(tmp_path / "redis-aof", appendonly=True).start()
     yield server
     server.stop()
 
 
-@pytest.fixture(params=BACKENDS)
-def storage_url(request) -> str:
-    """Each backend's storage URL in turn (the suites below run once per backend)."""
-    return request.getfixturevalue(f"{request.param}_url")
+@pytest.fixture
+def backend(request) -> str:
+    """The storage backend's name: SQLite, or each in turn for tests marked every_backend."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def storage_url(request, backend) -> str:
+    """The current backend's storage URL."""
+    return request.getfixturevalue(f"{backend}_url")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The JSON API, run against every storage backend."""
+"""The JSON API: its storage flows on every backend, its input checks and headers once."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def assert_problem(response, status: int, slug: str | None = None) -> dict:
     return problem
 
 
+@pytest.mark.every_backend
 def test_create_answers_id_expiry_views_and_manage_token(client, clock):
     made = make_secret(client)
     body = made.response
@@ -42,6 +43,7 @@ def test_create_answers_id_expiry_views_and_manage_token(client, clock):
     assert body["receipt_url"] == f"http://localhost/r/{made.id}"
 
 
+@pytest.mark.every_backend
 def test_created_ids_and_tokens_are_unique(client):
     made = [make_secret(client) for _ in range(20)]
     assert len({m.id for m in made}) == len({m.token for m in made}) == 20
@@ -57,6 +59,7 @@ def test_location_header_points_at_the_metadata(client):
     assert response.get_json()["id"] == created.get_json()["id"]
 
 
+@pytest.mark.every_backend
 def test_metadata_never_contains_the_ciphertext_nor_changes_anything(client):
     made = make_secret(client, kdf=KDF, max_views=2)
     for _ in range(5):
@@ -67,6 +70,7 @@ def test_metadata_never_contains_the_ciphertext_nor_changes_anything(client):
     assert reveal(client, made).status_code == 200
 
 
+@pytest.mark.every_backend
 def test_reveal_returns_the_ciphertext_once(client):
     made = make_secret(client)
     response = reveal(client, made)
@@ -76,12 +80,14 @@ def test_reveal_returns_the_ciphertext_once(client):
     assert_problem(client.get(f"/api/v1/secrets/{made.id}"), 404, "gone")
 
 
+@pytest.mark.every_backend
 def test_max_views_allows_exactly_that_many_reveals(client):
     made = make_secret(client, max_views=3)
     assert [reveal(client, made).get_json()["views_left"] for _ in range(3)] == [2, 1, 0]
     assert_problem(reveal(client, made), 404)
 
 
+@pytest.mark.every_backend
 def test_knowing_only_the_id_neither_reads_nor_burns_nor_spends_attempts(client):
     made = make_secret(client, kdf=KDF)
     for _ in range(20):
@@ -92,6 +98,7 @@ def test_knowing_only_the_id_neither_reads_nor_burns_nor_spends_attempts(client)
     assert reveal(client, made).status_code == 200
 
 
+@pytest.mark.every_backend
 def test_wrong_passphrase_is_counted_and_does_not_burn(client):
     made = make_secret(client, kdf=KDF)
     problem = assert_problem(reveal(client, made, access=os.urandom(32)), 403, "wrong-passphrase")
@@ -100,6 +107,7 @@ def test_wrong_passphrase_is_counted_and_does_not_burn(client):
     assert reveal(client, made).get_json()["ciphertext"] == b64encode(made.ciphertext)
 
 
+@pytest.mark.every_backend
 def test_too_many_wrong_passphrases_burn_the_secret(client):
     made = make_secret(client, kdf=KDF)
     left = [reveal(client, made, access=os.urandom(32)).get_json()["attempts_left"]
@@ -111,6 +119,7 @@ def test_too_many_wrong_passphrases_burn_the_secret(client):
 
 
 @pytest.mark.parametrize("settings_overrides", [{"max_attempts": 2}])
+@pytest.mark.every_backend
 def test_attempt_limit_is_configurable(client, settings_overrides):
     made = make_secret(client, kdf=KDF)
     assert reveal(client, made, access=os.urandom(32)).get_json()["attempts_left"] == 1
@@ -118,6 +127,7 @@ def test_attempt_limit_is_configurable(client, settings_overrides):
     assert_problem(reveal(client, made), 404)
 
 
+@pytest.mark.every_backend
 def test_receipt_follows_the_secret_through_its_life(client, clock):
     made = make_secret(client, max_views=2)
     receipt_url = f"/api/v1/secrets/{made.id}/receipt"
@@ -134,6 +144,7 @@ def test_receipt_follows_the_secret_through_its_life(client, clock):
                          "failed_attempts", "first_read_at", "last_read_at", "ended_at"}
 
 
+@pytest.mark.every_backend
 def test_receipt_says_expired_unread_until_retention_ends(client, clock):
     made = make_secret(client, expires_in=300)
     clock.advance(301)
@@ -144,6 +155,7 @@ def test_receipt_says_expired_unread_until_retention_ends(client, clock):
     assert_problem(client.get(f"/api/v1/secrets/{made.id}/receipt", headers=made.auth()), 404)
 
 
+@pytest.mark.every_backend
 def test_receipt_needs_the_right_token(client):
     made = make_secret(client)
     url = f"/api/v1/secrets/{made.id}/receipt"
@@ -170,6 +182,7 @@ def test_a_wrong_receipt_token_answers_as_for_an_id_that_never_existed(client):
     assert client.get(f"/api/v1/secrets/{live.id}").status_code == 200  # nothing burned
 
 
+@pytest.mark.every_backend
 def test_sender_can_burn_early(client, clock):
     made = make_secret(client)
     assert client.delete(f"/api/v1/secrets/{made.id}", headers=made.auth()).status_code == 204
@@ -183,6 +196,7 @@ def test_sender_can_burn_early(client, clock):
     assert (again["state"], again["ended_at"]) == ("burned", receipt["ended_at"])
 
 
+@pytest.mark.every_backend
 def test_expired_secret_is_gone(client, clock):
     made = make_secret(client, expires_in=300)
     clock.advance(299)
@@ -192,6 +206,7 @@ def test_expired_secret_is_gone(client, clock):
     assert_problem(reveal(client, made), 404)
 
 
+@pytest.mark.every_backend
 def test_missing_expired_and_burned_look_the_same(client, clock):
     read, expired = make_secret(client), make_secret(client, expires_in=300)
     reveal(client, read)

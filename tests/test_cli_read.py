@@ -203,3 +203,20 @@ def test_without_a_terminal_the_text_is_written_unchanged(serve):
     result = mayfly_read(serve(container(files_header(f"hi {ESCAPES}\n"))))
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"hi {ESCAPES}\n".encode()
+
+
+def test_a_closed_pipe_on_stdout_still_saves_the_attachments(serve, tmp_path):
+    link = serve(container(files_header("the text\n", ("kept.bin", 4)), b"kept"))
+    reader, writer = os.pipe()
+    os.close(reader)  # like `mayfly read LINK | head -c0`: nobody reads the text
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MAYFLY_")}
+    try:
+        result = subprocess.run([MAYFLY, "read", link, "--output", str(tmp_path)],
+                                stdout=writer, stderr=subprocess.PIPE, timeout=60,
+                                stdin=subprocess.DEVNULL, env=environ)
+    finally:
+        os.close(writer)
+    stderr = result.stderr.decode()
+    assert (tmp_path / "kept.bin").read_bytes() == b"kept"
+    assert result.returncode == 1 and "Traceback" not in stderr and "Exception" not in stderr
+    assert "the text could not be written" in stderr, stderr

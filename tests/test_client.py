@@ -171,6 +171,20 @@ def test_redirects_are_never_followed_and_the_proofs_go_nowhere_else(hostile, st
         assert elsewhere.requests == []
 
 
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 abc\r\n\r\n", b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n{}",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}",
+    b"",
+], ids=["status", "no-status-line", "header", "length", "negative", "chunked", "short", "empty"])
+def test_broken_http_is_one_client_error(hostile, answer):
+    hostile.on("GET", META, lambda handler: handler.wfile.write(answer))
+    with pytest.raises(ClientError):
+        read(hostile)
+
+
 def test_a_gzip_answer_is_refused_unread(hostile):
     hostile.on("GET", META, raw("200 OK", b"\x1f\x8b" + bytes(100),
                                 {"Content-Type": "application/json", "Content-Encoding": "gzip"}))
@@ -197,3 +211,18 @@ def test_the_cli_refuses_a_nonsense_create_limit_in_one_line(hostile):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "MAYFLY_MAX_CIPHERTEXT_BYTES must be a number of bytes" in result.stderr
     assert hostile.requests == []
+
+
+def test_a_link_with_control_characters_in_its_host_is_named_escaped():
+    link = Link.parse(f"http://127.0.0.1\x1bc\x07:9/s/{ID}#{KEY}")
+    with pytest.raises(ClientError) as caught:
+        Client(link.base, timeout=10).read(link)
+    assert "\x1b" not in str(caught.value) and "\\x1bc\\x07" in str(caught.value)
+
+
+@pytest.mark.parametrize("url", [f"http://a]b/s/{ID}#{KEY}", f"http://[::1/s/{ID}#{KEY}",
+                                 f"http://host:port/s/{ID}#{KEY}"])
+def test_a_link_that_is_not_a_url_is_one_client_error(url):
+    with pytest.raises(ClientError):
+        link = Link.parse(url)
+        Client(link.base, timeout=10).read(link)

@@ -17,6 +17,7 @@ from .helpers import KDF, create_body, make_secret
 from .test_api import assert_problem, reveal
 
 
+@pytest.mark.every_backend
 def test_healthz_answers_ok_when_storage_answers(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
@@ -56,6 +57,7 @@ def test_an_unexpected_error_is_a_500_problem_without_traceback(app, client, mon
     assert "Traceback" not in json.dumps(problem)
 
 
+@pytest.mark.every_backend
 def test_metrics_count_outcomes_and_never_show_ids(client):
     made = [make_secret(client, kdf=KDF) for _ in range(3)]
     reveal(client, made[0])

@@ -24,6 +24,7 @@ def assert_unavailable(response):
     assert response.json["type"].endswith("/storage-unavailable")
 
 
+@pytest.mark.slow
 def test_redis_down_answers_503_and_recovers_without_restart(redis_aof_server, tmp_path):
     # Limits on, in the same Redis: a limiter that cannot count must not make it a 500.
     client = make_app(redis_aof_server.url, tmp_path, rate_limit_create="100/minute",
@@ -61,6 +62,7 @@ def test_an_explicit_limit_storage_or_sqlite_keeps_its_own(settings, expected):
     assert storage_uri(load(settings, environ={})) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["redis", "redis_cluster"])
 def test_rate_limits_hold_across_app_processes(request, backend, tmp_path):
     url = request.getfixturevalue(f"{backend}_url")

@@ -228,8 +228,11 @@ def _check_output(directory: Path) -> None:
                                    f"{existing} is not a folder this user can write to")
 
 
-def show_text(text: str, raw: bool) -> None:
-    """Print the message: exactly (as UTF-8) when raw, else escaped for the terminal."""
+def show_text(text: str, raw: bool) -> str | None:
+    """Print the message: exactly (as UTF-8) when raw, else escaped for the terminal.
+
+    Returns why the text could not be written (a closed pipe), or None.
+    """
     text = well_formed(text)
     if not text.endswith("\n"):
         text += "\n"
@@ -239,8 +242,15 @@ def show_text(text: str, raw: bool) -> None:
     else:
         data = escaped(text).encode(stdout.encoding or "utf-8", "replace")
     out = click.get_binary_stream("stdout")
-    out.write(data)
-    out.flush()
+    try:
+        out.write(data)
+        out.flush()
+    except OSError as exc:
+        # Nobody reads standard output any more: stop Python's own flush at exit
+        # from failing too, and go on to save the attachments.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 @main.command()
@@ -265,12 +275,14 @@ def read(link, output, raw):
     except ClientError as exc:
         raise click.ClickException(str(exc)) from None
     # From here on the view is spent: everything is shown or saved that can be.
-    show_text(message.text, raw or not click.get_text_stream("stdout").isatty())
+    unwritten = show_text(message.text, raw or not click.get_text_stream("stdout").isatty())
     failed = _save_all(message.files, output)
     if views_left:
         click.echo(f"({views_left} view(s) left)", err=True)
     else:
         click.echo("(this message is now destroyed)", err=True)
+    if unwritten:
+        raise click.ClickException(f"the text could not be written: {unwritten}")
     if failed:
         raise click.ClickException(f"{failed} attachment(s) could not be saved")
 

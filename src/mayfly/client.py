@@ -72,11 +72,14 @@ class Link:
     @classmethod
     def parse(cls, url: str, kind: str = "s") -> Link:
         """Split https://HOST[/prefix]/<kind>/<id>#<fragment>."""
-        parts = urlsplit(url.strip())
+        what = "message link" if kind == "s" else "receipt link"
+        try:
+            parts = urlsplit(url.strip())
+        except ValueError:  # a bracket out of place in the host
+            raise ClientError(f"not a mayfly {what}: {url.strip()!r}") from None
         head, separator, secret_id = parts.path.rpartition(f"/{kind}/")
         if parts.scheme not in {"http", "https"} or not parts.netloc or not separator \
                 or not secret_id:
-            what = "message link" if kind == "s" else "receipt link"
             raise ClientError(f"not a mayfly {what}: {url.strip()!r}")
         if not parts.fragment:
             raise ClientError("the link is incomplete: the part after '#' is missing")
@@ -141,7 +144,8 @@ class Client:
         worker.join(self.timeout)
         if worker.is_alive():
             _hang_up(holder.get("response"))
-            raise ClientError(f"{self.server} did not answer within {self.timeout:g} s")
+            raise ClientError(f"{printable(self.server)} did not answer within "
+                              f"{self.timeout:g} s")
         if "error" in outcome:
             raise outcome["error"]
         status, retry_after, body = outcome["answer"]
@@ -162,7 +166,8 @@ class Client:
                 body = _read_body(response, limit, deadline)
                 return response.status_code, response.headers.get("Retry-After", ""), body
         except requests.RequestException as exc:
-            raise ClientError(f"cannot reach {self.server}: {type(exc).__name__}") from None
+            raise ClientError(f"cannot reach {printable(self.server)}: "
+                              f"{type(exc).__name__}") from None
 
     def send(self, message: crypto.Message, *, expires_in: int | None = None,
              max_views: int = 1, passphrase: str | None = None) -> Sent:

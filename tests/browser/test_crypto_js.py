@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mayfly import asset_version
 from mayfly.crypto import b64encode
 
 from ..vectors import plaintexts
@@ -96,6 +97,11 @@ async (samples) => {
 def page(new_context, web_server):
     """A page of our own origin (a secure context) to import the module into."""
     page = new_context().new_page()
+    # The snippets import /static/js/crypto.js; the server answers static files
+    # only under /static/<digest>/ (mayfly.asset_version), where pages load them.
+    served = f"/static/{asset_version()}/js/"
+    page.route("**/static/js/**", lambda route: route.continue_(
+        url=route.request.url.replace("/static/js/", served)))
     page.goto("/")
     return page
 

@@ -10,6 +10,7 @@ import pytest
 
 from mayfly.storage.base import COUNTERS, NewRecord
 
+pytestmark = pytest.mark.every_backend
 NOW = 1_800_000_000.0
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mayfly import create_app, crypto
+from mayfly import app_rules, create_app, crypto
 from mayfly.client import Link
 from mayfly.errors import StorageTooNew
 from mayfly.storage import migrations, open_storage
@@ -47,9 +47,9 @@ def upgraded(tmp_path):
     assert user_version(tmp_path / "mayfly.db") == 0  # the release had no version
     app = create_app({"data_dir": str(tmp_path), "rate_limit_create": "",
                       "rate_limit_reveal": ""})
-    app.extensions["mayfly"].clock = FakeClock(record["made_at"] + 60)
+    app_rules(app).clock = FakeClock(record["made_at"] + 60)
     yield app, record
-    app.extensions["mayfly"].storage.close()
+    app_rules(app).storage.close()
 
 
 def reveal(client, link: str, passphrase: str | None = None):
@@ -68,7 +68,7 @@ def reveal(client, link: str, passphrase: str | None = None):
 
 def test_an_upgraded_release_database_reveals_its_unread_secrets(upgraded, tmp_path):
     app, record = upgraded
-    assert app.extensions["mayfly"].storage.migrated == list(range(1, len(migrations.SQLITE) + 1))
+    assert app_rules(app).storage.migrated == list(range(1, len(migrations.SQLITE) + 1))
     assert user_version(tmp_path / "mayfly.db") == len(migrations.SQLITE)
     client = app.test_client()
     for secret in record["unread"]:
@@ -168,6 +168,7 @@ def test_rows_are_read_by_column_name(tmp_path, monkeypatch):
     storage.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["redis", "redis_cluster"])
 def test_redis_data_gets_this_codes_format_and_a_newer_one_is_refused(request, backend,
                                                                       tmp_path):

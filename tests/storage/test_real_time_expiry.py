@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from .test_contract import new_record
+
+pytestmark = pytest.mark.every_backend
 
 
 def test_secret_with_a_two_second_lifetime_is_gone_after_it(storage):

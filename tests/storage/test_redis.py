@@ -16,7 +16,8 @@ from ..live import free_port
 from .test_contract import NOW, new_record
 
 
-@pytest.fixture(params=["redis", "redis_cluster"])
+@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.slow)
+                        for name in ("redis", "redis_cluster")])
 def redis_storage(request, tmp_path):
     """A RedisStorage on the standalone server, then on the cluster."""
     backend = open_storage(request.getfixturevalue(f"{request.param}_url"), str(tmp_path))
@@ -132,6 +133,7 @@ def test_unreachable_redis_is_storage_unavailable_and_quick(scheme):
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow
 def test_restarted_redis_keeps_unread_secrets_and_spent_views(redis_aof_server, tmp_path):
     backend = open_storage(redis_aof_server.url, str(tmp_path))
     records = [new_record(views=2) for _ in range(20)]
