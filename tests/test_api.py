@@ -166,6 +166,7 @@ def test_receipt_needs_the_right_token(client):
     assert client.get(url, headers=made.auth()).status_code == 200
 
 
+@pytest.mark.every_backend
 def test_a_wrong_receipt_token_answers_as_for_an_id_that_never_existed(client):
     live, read, burned = make_secret(client), make_secret(client), make_secret(client)
     reveal(client, read)

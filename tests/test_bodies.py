@@ -22,12 +22,6 @@ SECRET = "/api/v1/secrets/" + "A" * 24
 PROOFS = {"link_proof": b64encode(bytes(32)), "access_proof": b64encode(bytes(32))}
 
 
-@pytest.fixture
-def storage_url(sqlite_url):
-    """Bodies are refused before storage is touched: SQLite only."""
-    return sqlite_url
-
-
 class Untouchable(io.RawIOBase):
     """A request body that fails the test if anyone reads it."""
 

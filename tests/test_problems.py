@@ -9,12 +9,6 @@ HTML = {"Accept": "text/html"}
 
 
 @pytest.fixture
-def storage_url(sqlite_url):
-    """Error rendering does not depend on the backend: SQLite only."""
-    return sqlite_url
-
-
-@pytest.fixture
 def app(app):
     """The application with one page that asks the reader to slow down."""
 

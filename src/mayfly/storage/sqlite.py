@@ -204,7 +204,10 @@ class SQLiteStorage(Storage):
         except sqlite3.Error as exc:
             raise StorageUnavailable() from exc
         finally:
-            os.close(lock)  # and with it the flock
+            # Unlocked before closing: a process forked meanwhile holds a copy of
+            # this descriptor, and the flock would live as long as that copy.
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            os.close(lock)
         return busy == 0
 
     def scrub(self) -> str:
