@@ -2,10 +2,8 @@
 
 Encryption is what the sending page does before it sends (derive the keys
 from a fresh link key, seal, base64url-encode); decryption is what the reading
-page does with the answer (decode, derive, unseal). With the web branch's
-static/js/crypto.js in the tree those are its own functions; without it, an
-equivalent inline harness with the same Web Crypto calls (HKDF-SHA256,
-AES-256-GCM) stands in, and the report says which one ran.
+page does with the answer (decode, derive, unseal), both with the functions of
+the pages' own static/js/crypto.js.
 """
 
 from __future__ import annotations
@@ -14,18 +12,12 @@ import shutil
 import statistics
 from pathlib import Path
 
-from .stack import static_dir
-
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 
-# Each script runs `reps` encryptions then `reps` decryptions and returns the mean of each.
+# Runs `reps` encryptions then `reps` decryptions and returns the mean of each.
 WITH_MODULE = (Path(__file__).with_name("js") / "with_module.js").read_text()
-INLINE = (Path(__file__).with_name("js") / "inline.js").read_text()
-
-
-def has_crypto_module() -> bool:
-    return (Path(static_dir()) / "js" / "crypto.js").exists()
+MODULE = "/static/js/crypto.js"
 
 
 def launch(playwright):
@@ -38,26 +30,19 @@ def launch(playwright):
 def crypto_timings(browser, origin: str, sizes: list[int], batches: int = 3) -> dict:
     """Per size: the median over batches of the mean ms to encrypt and to decrypt."""
     page = browser.new_page(ignore_https_errors=True)
-    module = has_crypto_module()
     # A same-origin page without a CSP of its own, so that the module may be imported.
-    page.goto(origin + ("/static/js/crypto.js" if module else "/"))
+    page.goto(origin + MODULE)
     results = {}
     for size in sizes:
         reps = 50 if size <= 64 * 1024 else 3
-        runs = []
-        for _ in range(batches):
-            if module:
-                runs.append(page.evaluate(WITH_MODULE, {"size": size, "reps": reps,
-                                                        "url": "/static/js/crypto.js"}))
-            else:
-                runs.append(page.evaluate(INLINE, {"size": size, "reps": reps}))
+        runs = [page.evaluate(WITH_MODULE, {"size": size, "reps": reps, "url": MODULE})
+                for _ in range(batches)]
         results[str(size)] = {
             "encrypt_ms": statistics.median(r["encrypt"] for r in runs),
             "decrypt_ms": statistics.median(r["decrypt"] for r in runs),
         }
     page.close()
-    return {"source": "static/js/crypto.js" if module else "inline harness (no crypto.js yet)",
-            "sizes": results}
+    return {"source": "static/js/crypto.js", "sizes": results}
 
 
 def first_visit_bytes(browser, url: str) -> dict:

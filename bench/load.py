@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -11,7 +12,15 @@ from .stack import tool
 
 SCRIPT = Path(__file__).with_name("lua") / "bench.lua"
 CONNECTIONS = 64
-THREADS = 2
+
+
+def cores() -> int:
+    """The CPU cores this process may run on (a container's or taskset's share, not the host's)."""
+    return len(os.sched_getaffinity(0))
+
+
+# One wrk thread per core: the load generator may use all of the machine, as the servers do.
+THREADS = cores()
 
 
 @dataclass(frozen=True)

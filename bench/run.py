@@ -8,7 +8,6 @@ rows of a repetition alike; medians over repetitions go into the report.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -23,6 +22,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -31,8 +31,8 @@ import requests
 from mayfly import app_rules, create_app
 
 from . import fill, memory
-from .load import Run, wrk
-from .stack import ROOT, Ceiling, Redis, Stack, site_source, tool
+from .load import Run, cores, wrk
+from .stack import ROOT, SITE_SOURCE, Ceiling, Redis, Stack, tool
 
 KiB, MiB = fill.KiB, fill.MiB
 NO_LIMITS = {"MAYFLY_RATE_LIMIT_CREATE": "", "MAYFLY_RATE_LIMIT_REVEAL": ""}
@@ -93,21 +93,6 @@ class Row:
         requests.get(self.probe, timeout=60, verify=False)
 
 
-def has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def has_redis_backend() -> bool:
-    return has_module("mayfly.storage.redis")
-
-
-def has_web() -> bool:
-    return has_module("mayfly.web")
-
-
 def mayfly_env(data_dir: Path, storage_url: str = "") -> dict[str, str]:
     return {**NO_LIMITS, "MAYFLY_DATA_DIR": str(data_dir), "MAYFLY_STORAGE_URL": storage_url,
             "MAYFLY_PROXY_COUNT": "1"}
@@ -126,7 +111,7 @@ class Bench:
         self.plan = plan
         self.dir = workdir
         self.rows: list[Row] = []
-        self.results: dict = {"plan": plan.__dict__, "notes": [], "skipped": []}
+        self.results: dict = {"plan": plan.__dict__, "notes": []}
         self.counter = 0
         self.stacks: list[Stack] = []
         self.stack_of: dict[str, Stack] = {}
@@ -140,10 +125,6 @@ class Bench:
     def note(self, text: str) -> None:
         print(f"-- {text}", flush=True)
         self.results["notes"].append(text)
-
-    def skip(self, row: str, why: str) -> None:
-        print(f"-- skipped {row}: {why}", flush=True)
-        self.results["skipped"].append({"row": row, "why": why})
 
     def file(self, name: str, lines: list[str]) -> str:
         self.counter += 1
@@ -192,11 +173,8 @@ class Bench:
 
         self.add(f"{label} reveal", label, stack.url + "/", reveal, stack.probe, stack)
         if page and live_ids:
-            if has_web():
-                self.add(f"{label} page GET", label, stack.url + "/", lambda r: ["paths", pages],
-                         stack.probe)
-            else:
-                self.skip(f"{label} page GET", "no /s/<id> page in this tree (web branch)")
+            self.add(f"{label} page GET", label, stack.url + "/", lambda r: ["paths", pages],
+                     stack.probe)
 
     def sqlite_stack(self, exits: ExitStack, name: str, stored: int, live: int,
                      **settings: str) -> tuple:
@@ -213,9 +191,6 @@ class Bench:
         return stack, (lambda n: fill.fill_sqlite(db, n, KiB)), live_ids, fill_s
 
     def snappass_rows(self, exits: ExitStack) -> None:
-        if not has_module("snappass"):
-            self.skip("Snappass", "snappass is not installed (the bench extra)")
-            return
         redis = exits.enter_context(_Started(Redis(self.dir / "redis-snappass")))
         env = {"REDIS_URL": redis.url, "NO_SSL": "True"}
         stack = self.stack(exits, "snappass", self.dir, "snappass.main:app", env=env)
@@ -275,7 +250,7 @@ class Bench:
         plan = self.plan
         results = self.results
         results["machine"] = machine()
-        results["config"] = site_source()
+        results["config"] = SITE_SOURCE
         results["started"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         wall = time.monotonic()
         with ExitStack() as exits:
@@ -290,17 +265,14 @@ class Bench:
                 exits, "mayfly-sqlite-normal", 0, 0, MAYFLY_SQLITE_SYNCHRONOUS="NORMAL")
             self.mayfly_rows("SQLite synchronous=NORMAL", normal, make_normal, [], page=False)
 
-            if has_redis_backend():
-                redis = exits.enter_context(_Started(Redis(self.dir / "redis-mayfly")))
-                data = self.dir / "mayfly-redis" / "data"
-                data.mkdir(parents=True, exist_ok=True)
-                app = in_process_app(data, redis.url)
-                rstack = self.stack(exits, "mayfly-redis", self.dir, "mayfly.wsgi:app",
-                                    env=mayfly_env(data, redis.url), probe="/healthz")
-                self.mayfly_rows("Redis", rstack, lambda n: fill.fill_rules(app, n),
-                                 fill.fill_rules(app, 1_000, max_views=100))
-            else:
-                self.skip("Redis rows", "no Redis backend in this tree (mayfly.storage.redis)")
+            redis = exits.enter_context(_Started(Redis(self.dir / "redis-mayfly")))
+            data = self.dir / "mayfly-redis" / "data"
+            data.mkdir(parents=True, exist_ok=True)
+            app = in_process_app(data, redis.url)
+            rstack = self.stack(exits, "mayfly-redis", self.dir, "mayfly.wsgi:app",
+                                env=mayfly_env(data, redis.url), probe="/healthz")
+            self.mayfly_rows("Redis", rstack, lambda n: fill.fill_rules(app, n),
+                             fill.fill_rules(app, 1_000, max_views=100))
 
             self.snappass_rows(exits)
 
@@ -319,12 +291,11 @@ class Bench:
             self.load()
             results["table"] = self.summary()
 
-            results["memory"] = {"SQLite": memory.big_secret(sqlite, plan.big)}
-            if has_redis_backend():
-                results["memory"]["Redis"] = memory.big_secret(rstack, plan.big)
+            results["memory"] = {"SQLite": memory.big_secret(sqlite, plan.big),
+                                 "Redis": memory.big_secret(rstack, plan.big)}
 
             if browser:
-                results["browser"] = self.browser(ceiling, sqlite, live[0] if live else None)
+                results["browser"] = self.browser(sqlite, live[0])
             if profile and plan.profile:
                 results["profile"] = self.profile()
         results["purge"] = purge(self.dir / "purge", plan.purge)
@@ -354,7 +325,7 @@ class Bench:
                 self.note(f"profile of {key} failed: {exc}")
         return found
 
-    def browser(self, ceiling: Ceiling, sqlite: Stack, secret_id: str | None) -> dict:
+    def browser(self, sqlite: Stack, secret_id: str) -> dict:
         from playwright.sync_api import sync_playwright
 
         from . import browser as chrome
@@ -363,14 +334,10 @@ class Bench:
         with sync_playwright() as playwright:
             instance = chrome.launch(playwright)
             try:
-                origin = sqlite.url if chrome.has_crypto_module() else ceiling.url
-                out["crypto"] = chrome.crypto_timings(instance, origin,
+                out["crypto"] = chrome.crypto_timings(instance, sqlite.url,
                                                       list(self.plan.browser_sizes))
-                if has_web() and secret_id:
-                    out["first_visit"] = chrome.first_visit_bytes(instance,
-                                                                  f"{sqlite.url}/s/{secret_id}")
-                else:
-                    self.skip("first visit bytes", "no notification page in this tree (web)")
+                out["first_visit"] = chrome.first_visit_bytes(instance,
+                                                              f"{sqlite.url}/s/{secret_id}")
                 out["chromium"] = instance.version
             finally:
                 instance.close()
@@ -440,12 +407,10 @@ def machine() -> dict:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    import flask
-
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem / 2**30, 1),
+        "cpu": cpu, "cores": cores(), "memory_gib": round(mem / 2**30, 1),
         "kernel": platform.release(), "python": platform.python_version(),
-        "flask": flask.__version__ if hasattr(flask, "__version__") else "?",
+        "flask": metadata.version("flask"),
         "sqlite": sqlite3.sqlite_version,
         "nginx": _version([tool("nginx"), "-v"]),
         "uwsgi": _version([tool("uwsgi"), "--version"]),

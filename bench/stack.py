@@ -6,9 +6,9 @@ deployment's file declares http-level names that may appear only once per
 nginx). Every process starts in a session of its own and ``stop()`` takes the
 whole group down; callers use the stacks as context managers.
 
-The configuration comes from ``deployment/`` when the tree has it
-(``uwsgi_ini`` and ``nginx_site``), else from the equivalent templates below,
-so the benchmark switches to the real files the day they land.
+The configuration is what users run: the package's ``uwsgi.ini`` (with the
+benchmarked app's module swapped in) and ``deployment/nginx/mayfly.conf``
+rendered as the installer does, over HTTPS with a throw-away certificate.
 """
 
 from __future__ import annotations
@@ -32,53 +32,13 @@ import urllib3
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 ROOT = Path(__file__).resolve().parents[1]
-DEPLOYMENT = ROOT / "deployment"
+PACKAGED_INI = Path(str(files("mayfly").joinpath("uwsgi.ini")))
+SITE_TEMPLATE = ROOT / "deployment" / "nginx" / "mayfly.conf"
+DOMAIN = "mayfly.test"
+SCHEME = "https"
 PROCESSES = 5
 # The largest request body nginx lets through: a 10 MiB ciphertext in base64url plus JSON.
 BODY_LIMIT = "15m"
-
-# What the uWSGI side of deployment/uwsgi/mayfly.ini sets, for trees that do not have it yet.
-FALLBACK_UWSGI = """\
-[uwsgi]
-strict = true
-module = {module}
-need-app = true
-single-interpreter = true
-lazy-apps = true
-master = true
-processes = {processes}
-thunder-lock = true
-harakiri = 30
-die-on-term = true
-socket = {socket}
-chmod-socket = 660
-vacuum = true
-buffer-size = 16384
-disable-logging = true
-log-5xx = true
-ignore-sigpipe = true
-ignore-write-errors = true
-disable-write-exception = true
-"""
-
-# The plain-HTTP equivalent of the deployment's site, for trees that do not have it yet.
-FALLBACK_SITE = """\
-server {{
-    listen {listen};
-    server_tokens off;
-    access_log {logs}/access.log;
-    client_max_body_size {body_limit};
-    include /etc/nginx/uwsgi_params;
-    location /static/ {{
-        alias {static}/;
-        expires 30d;
-        access_log off;
-    }}
-    location / {{
-        uwsgi_pass unix:{socket};
-    }}
-}}
-"""
 
 # The http {} around a site: Debian's nginx.conf defaults, paths moved into our directory.
 MAIN_CONF = """\
@@ -138,32 +98,13 @@ def static_dir() -> str:
     return str(files("mayfly").joinpath("static"))
 
 
-def uwsgi_ini(module: str, socket_path: Path, processes: int = PROCESSES) -> str:
-    """The uWSGI configuration: deployment/uwsgi/mayfly.ini with `module` swapped in."""
-    template = DEPLOYMENT / "uwsgi" / "mayfly.ini"
-    if not template.exists():
-        text = FALLBACK_UWSGI.format(module=module, processes=processes, socket=socket_path)
-    else:
-        text = (template.read_text().replace("@PROCESSES@", str(processes))
-                .replace("@SOCKET@", str(socket_path)))
-        lines = [f"module = {module}" if line.strip().startswith("module =") else line
-                 for line in text.splitlines()]
-        text = "\n".join(lines) + "\n"
-    # The hello app lives in bench/, outside any installed package.
-    return text + f"pythonpath = {ROOT}\n"
+def uwsgi_ini(module: str) -> str:
+    """The package's uwsgi.ini (the one `mayfly serve` runs) with `module` swapped in."""
+    text = PACKAGED_INI.read_text()
+    if "\nmodule = mayfly.wsgi:app\n" not in text:
+        raise RuntimeError(f"{PACKAGED_INI}: no 'module = mayfly.wsgi:app' line to swap")
+    return text.replace("\nmodule = mayfly.wsgi:app\n", f"\nmodule = {module}\n")
 
-
-SITE_TEMPLATE = DEPLOYMENT / "nginx" / "mayfly.conf"
-DOMAIN = "mayfly.test"
-
-
-def uses_tls() -> bool:
-    """Whether the stacks run the deployment's (HTTPS) nginx site."""
-    return SITE_TEMPLATE.exists()
-
-
-def scheme() -> str:
-    return "https" if uses_tls() else "http"
 
 
 def tls_files(root: Path) -> dict[str, str]:
@@ -185,15 +126,11 @@ def tls_files(root: Path) -> dict[str, str]:
 
 
 def nginx_site(socket_path: Path, root: Path) -> str:
-    """One site proxying to a uWSGI socket, with {listen} and {logs} left to fill in.
+    """deployment/nginx/mayfly.conf rendered as the installer would, {listen} and {logs} left.
 
-    deployment/nginx/mayfly.conf when the tree has it, rendered as the installer
-    would (HTTPS with a self-signed certificate, the flood limit raised out of
-    the way as the app's own limits are); else its plain-HTTP equivalent.
+    HTTPS with a self-signed certificate, the flood limit raised out of the way
+    as the app's own limits are.
     """
-    if not uses_tls():
-        return FALLBACK_SITE.format(listen="{listen}", socket=socket_path, logs="{logs}",
-                                    static=static_dir(), body_limit=BODY_LIMIT)
     tls = tls_files(root)
     values = {
         "LISTEN_HTTP": f"listen 127.0.0.1:{free_port()};",
@@ -215,9 +152,7 @@ def nginx_site(socket_path: Path, root: Path) -> str:
 
 
 def ceiling_site(root: Path) -> str:
-    """nginx `return 200`, over TLS too when the stacks use the deployment's HTTPS site."""
-    if not uses_tls():
-        return CEILING_SITE
+    """nginx `return 200`, over the same TLS as the stacks."""
     tls = tls_files(root)
     return CEILING_SITE.replace("listen {listen};", (
         "listen {listen} ssl http2;\n"
@@ -225,13 +160,9 @@ def ceiling_site(root: Path) -> str:
         "    ssl_protocols TLSv1.2 TLSv1.3;"))
 
 
-def site_source() -> str:
-    """Say which files configured the stacks, for the report."""
-    ini = DEPLOYMENT / "uwsgi" / "mayfly.ini"
-    uwsgi = "deployment/uwsgi/mayfly.ini" if ini.exists() else "bench/stack.py FALLBACK_UWSGI"
-    nginx = ("deployment/nginx/mayfly.conf (HTTPS, self-signed certificate on loopback)"
-             if uses_tls() else "bench/stack.py FALLBACK_SITE (plain HTTP)")
-    return f"uWSGI: {uwsgi}; nginx: {nginx}"
+# Which files configured the stacks, for the report.
+SITE_SOURCE = ("uWSGI: the package's mayfly/uwsgi.ini; nginx: deployment/nginx/mayfly.conf"
+               " (HTTPS, self-signed certificate on loopback)")
 
 
 class Process:
@@ -293,7 +224,7 @@ class Nginx:
     def __init__(self, workdir: Path, site: str):
         self.dir = workdir
         self.port = free_port()
-        self.url = f"{scheme()}://127.0.0.1:{self.port}"
+        self.url = f"{SCHEME}://127.0.0.1:{self.port}"
         for sub in ("tmp", "logs"):
             (workdir / sub).mkdir(parents=True, exist_ok=True)
         user = "user root;" if os.geteuid() == 0 else ""
@@ -376,10 +307,14 @@ class Stack:
 
     def start(self) -> Stack:
         ini = self.dir / "uwsgi.ini"
-        ini.write_text(uwsgi_ini(self.module, self.socket))
+        ini.write_text(uwsgi_ini(self.module))
+        # As `mayfly serve --socket` adds them; the hello app lives in bench/, outside any
+        # installed package.
+        argv = [tool("uwsgi"), "--ini", str(ini), "--ini", f"{ini}:socket",
+                "--socket", str(self.socket), "--processes", str(PROCESSES),
+                "--pythonpath", str(ROOT)]
         try:
-            self.uwsgi = Process([tool("uwsgi"), "--ini", str(ini)], self.dir / "uwsgi.log",
-                                 env=self.env, cwd=self.dir)
+            self.uwsgi = Process(argv, self.dir / "uwsgi.log", env=self.env, cwd=self.dir)
             self.nginx.start(probe=None)
         except BaseException:
             self.stop()

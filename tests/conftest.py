@@ -34,6 +34,14 @@ def only_in_slow_tests(request) -> None:
         pytest.fail(f"{request.fixturename} starts a server: mark the test slow", pytrace=False)
 
 
+def emptied(request, fixture: str) -> str:
+    """The URL of a session's Redis fixture, flushed for a slow test."""
+    only_in_slow_tests(request)
+    server = request.getfixturevalue(fixture)
+    server.flush()
+    return server.url
+
+
 class FakeClock:
     """A clock the test moves by hand instead of sleeping."""
 
@@ -70,10 +78,7 @@ def redis_server(tmp_path_factory):
 @pytest.fixture
 def redis_url(request) -> str:
     """The session's standalone Redis, emptied for this test (a slow one)."""
-    only_in_slow_tests(request)
-    server = request.getfixturevalue("redis_server")
-    server.flush()
-    return server.url
+    return emptied(request, "redis_server")
 
 
 @pytest.fixture(scope="session")
@@ -87,10 +92,7 @@ def redis_cluster(tmp_path_factory):
 @pytest.fixture
 def redis_cluster_url(request) -> str:
     """The session's Redis Cluster, emptied for this test (a slow one)."""
-    only_in_slow_tests(request)
-    cluster = request.getfixturevalue("redis_cluster")
-    cluster.flush()
-    return cluster.url
+    return emptied(request, "redis_cluster")
 
 
 @pytest.fixture

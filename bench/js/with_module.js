@@ -1,4 +1,4 @@
-// Time the web branch's crypto.js: see bench/browser.py.
+// Time the pages' own crypto.js: see bench/browser.py.
 (async ({size, reps, url}) => {
   const m = await import(url);
   const plain = m.randomBytes(size);

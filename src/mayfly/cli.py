@@ -1,4 +1,4 @@
-"""The ``mayfly`` command: serve, send, read, status, burn, purge."""
+"""The ``mayfly`` command: serve, send, read, status, burn, purge, backup."""
 
 from __future__ import annotations
 
@@ -377,3 +377,22 @@ def purge():
         click.echo(rules.storage.scrub())
     except MayflyError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup(file: Path):
+    """Copy the SQLite database into FILE, consistently, even while mayfly serves.
+
+    Restore: stop mayfly, copy FILE into an empty data directory as mayfly.db
+    (owned by the service's user, mode 600), start mayfly.
+
+    Example: sudo -u mayfly env MAYFLY_DATA_DIR=/var/lib/mayfly mayfly backup /var/backups/mayfly.db
+    """
+    from .backup import backup as copy_database
+
+    try:
+        source = copy_database(file)
+    except MayflyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backed up {source} to {file}")
