@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 # Seconds from a secret's end to the checkpoint that wipes it from the files;
 # the endings of that second share one checkpoint.
 SCRUB_AFTER = 1.0
+# Held for a whole checkpoint, and by os.fork: a child forked while the scrub
+# thread is inside SQLite would inherit SQLite's internal mutexes locked by a
+# thread it does not have, and hang at its first query.
+_CHECKPOINTING = threading.Lock()
+os.register_at_fork(before=_CHECKPOINTING.acquire, after_in_parent=_CHECKPOINTING.release,
+                    after_in_child=_CHECKPOINTING.release)
 
 _LIVE = "state = 'waiting' AND expires_at > ?"
 # What a secret forgets when it ends: only states and times remain.
@@ -193,6 +199,10 @@ class SQLiteStorage(Storage):
         A connection and a lock of its own, closed after: the scrubber's thread
         comes and goes, and must leave no descriptor behind.
         """
+        with _CHECKPOINTING:
+            return self._checkpoint_unforked()
+
+    def _checkpoint_unforked(self) -> bool:
         lock = os.open(self.path + ".writer", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)  # queue with the writers, as they do
