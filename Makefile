@@ -5,6 +5,6 @@ run:
 test:
 	./scripts/test.sh
 lint:
-	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff check src tests bench harness
 bench:
 	./scripts/bench.sh

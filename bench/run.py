@@ -27,12 +27,13 @@ from pathlib import Path
 from urllib.parse import quote_plus
 
 import requests
+from harness.redis_servers import RedisServer
 
 from mayfly import app_rules, create_app
 
 from . import fill, memory
 from .load import Run, cores, wrk
-from .stack import ROOT, SITE_SOURCE, Ceiling, Redis, Stack, tool
+from .stack import ROOT, SITE_SOURCE, Ceiling, Stack, tool
 
 KiB, MiB = fill.KiB, fill.MiB
 NO_LIMITS = {"MAYFLY_RATE_LIMIT_CREATE": "", "MAYFLY_RATE_LIMIT_REVEAL": ""}
@@ -191,7 +192,7 @@ class Bench:
         return stack, (lambda n: fill.fill_sqlite(db, n, KiB)), live_ids, fill_s
 
     def snappass_rows(self, exits: ExitStack) -> None:
-        redis = exits.enter_context(_Started(Redis(self.dir / "redis-snappass")))
+        redis = exits.enter_context(_Started(aof_redis(self.dir / "redis-snappass")))
         env = {"REDIS_URL": redis.url, "NO_SSL": "True"}
         stack = self.stack(exits, "snappass", self.dir, "snappass.main:app", env=env)
         os.environ.update(env)  # snappass reads its settings at import time
@@ -265,7 +266,7 @@ class Bench:
                 exits, "mayfly-sqlite-normal", 0, 0, MAYFLY_SQLITE_SYNCHRONOUS="NORMAL")
             self.mayfly_rows("SQLite synchronous=NORMAL", normal, make_normal, [], page=False)
 
-            redis = exits.enter_context(_Started(Redis(self.dir / "redis-mayfly")))
+            redis = exits.enter_context(_Started(aof_redis(self.dir / "redis-mayfly")))
             data = self.dir / "mayfly-redis" / "data"
             data.mkdir(parents=True, exist_ok=True)
             app = in_process_app(data, redis.url)
@@ -344,13 +345,18 @@ class Bench:
         return out
 
 
+def aof_redis(workdir: Path) -> RedisServer:
+    """A Redis of our own as docs/scaling.md recommends: AOF, fsynced every second, no RDB."""
+    return RedisServer(workdir, appendonly=True)
+
+
 class _Started:
     """Context manager around a Redis server: start on enter, stop on exit."""
 
-    def __init__(self, server: Redis):
+    def __init__(self, server: RedisServer):
         self.server = server
 
-    def __enter__(self) -> Redis:
+    def __enter__(self) -> RedisServer:
         try:
             return self.server.start()
         except BaseException:

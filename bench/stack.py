@@ -16,17 +16,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 
-import requests
 import urllib3
+from harness.processes import ProcessGroup, free_port, wait_until_up
 
 # The deployment's site is HTTPS; on loopback it gets a throw-away self-signed certificate.
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
@@ -76,13 +73,6 @@ server {
     }
 }
 """
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def tool(name: str) -> str:
@@ -165,57 +155,12 @@ SITE_SOURCE = ("uWSGI: the package's mayfly/uwsgi.ini; nginx: deployment/nginx/m
                " (HTTPS, self-signed certificate on loopback)")
 
 
-class Process:
-    """A long-running program in its own session, its output in a log file."""
-
-    def __init__(self, argv: list[str], log: Path, env: Mapping[str, str] | None = None,
-                 cwd: Path | None = None):
-        self.log_path = log
-        self.log = open(log, "ab")
-        self.popen = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True,
-                                      env=None if env is None else dict(env), cwd=cwd)
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def tail(self, chars: int = 3000) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")[-chars:]
-
-    def stop(self, grace: float = 15) -> None:
-        """SIGTERM, then SIGKILL to the whole process group after `grace` seconds."""
-        if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.popen.wait(timeout=10)
-        self.log.close()
-
-
-def wait_for(url: str, process: Process, deadline: float = 60) -> None:
+def wait_for(url: str, process: ProcessGroup, deadline: float = 60) -> None:
     """Poll until `url` answers below 500; fail with the server's log otherwise."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if not process.alive():
-            raise RuntimeError(f"server exited early:\n{process.tail()}")
-        try:
-            if requests.get(url, timeout=2, verify=False).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {deadline} s:\n{process.tail()}")
+    try:
+        wait_until_up(url, deadline, process, ok=range(500), verify=False)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}:\n{process.tail()}") from None
 
 
 class Nginx:
@@ -232,13 +177,13 @@ class Nginx:
             "{logs}", str(workdir / "logs"))
         self.conf = workdir / "nginx.conf"
         self.conf.write_text(MAIN_CONF.format(user=user, dir=workdir, site=body))
-        self.process: Process | None = None
+        self.process: ProcessGroup | None = None
 
     def start(self, probe: str | None = "/") -> Nginx:
         """Start; wait until `probe` answers unless it is None."""
         argv = [tool("nginx"), "-c", str(self.conf), "-p", str(self.dir), "-e",
                 str(self.dir / "error.log")]
-        self.process = Process(argv, self.dir / "nginx.out")
+        self.process = ProcessGroup(argv, self.dir / "nginx.out")
         if probe is not None:
             wait_for(self.url + probe, self.process)
         return self
@@ -249,40 +194,6 @@ class Nginx:
 
     def workers(self) -> list[int]:
         return children(self.process.pid) if self.process else []
-
-
-class Redis:
-    """A redis-server of our own on a free loopback port, configured as docs/scaling.md
-    recommends: the AOF written before each answer and fsynced every second, no RDB."""
-
-    def __init__(self, workdir: Path):
-        self.dir = workdir
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: Process | None = None
-
-    def start(self) -> Redis:
-        import redis
-
-        self.dir.mkdir(parents=True, exist_ok=True)
-        argv = [tool("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-                "--maxmemory-policy", "noeviction", "--dir", str(self.dir)]
-        self.process = Process(argv, self.dir / "redis.log")
-        client = redis.Redis(port=self.port)
-        end = time.monotonic() + 20
-        while True:
-            try:
-                client.ping()
-                return self
-            except redis.ConnectionError:
-                if time.monotonic() > end or not self.process.alive():
-                    raise RuntimeError(self.process.tail()) from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop(grace=5)
 
 
 class Stack:
@@ -301,7 +212,7 @@ class Stack:
         self.env = {**os.environ, **(env or {})}
         self.probe = probe
         self.socket = self.dir / "uwsgi.sock"
-        self.uwsgi: Process | None = None
+        self.uwsgi: ProcessGroup | None = None
         self.nginx = Nginx(self.dir / "nginx", nginx_site(self.socket, workdir))
         self.url = self.nginx.url
 
@@ -314,7 +225,7 @@ class Stack:
                 "--socket", str(self.socket), "--processes", str(PROCESSES),
                 "--pythonpath", str(ROOT)]
         try:
-            self.uwsgi = Process(argv, self.dir / "uwsgi.log", env=self.env, cwd=self.dir)
+            self.uwsgi = ProcessGroup(argv, self.dir / "uwsgi.log", env=self.env, cwd=self.dir)
             self.nginx.start(probe=None)
         except BaseException:
             self.stop()

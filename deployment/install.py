@@ -18,14 +18,17 @@ Only the standard library: this runs on the system's Python, before mayfly exist
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import pwd
 import re
 import shlex
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +49,13 @@ OPTIONAL_SETTINGS = """\
 # MAYFLY_RATE_LIMIT_REVEAL=60/minute
 # MAYFLY_STORAGE_URL=
 """
+# What pip sees of the installer's environment: where programs are, the language,
+# a proxy, pip's own settings. Not REQUESTS_CA_BUNDLE, SSL_CERT_FILE and the like: a
+# caller may set them to trust a test CA for certbot, and they would replace the
+# certificates pip needs to reach the package index.
+PIP_ENVIRONMENT = {"PATH", "HOME", "LANG", "LC_ALL", "http_proxy", "https_proxy", "no_proxy",
+                   "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
+CERTBOT_SERVER_MARK = "# Set by mayfly's installer (--acme-server): renewals and dry runs ask it."
 PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
@@ -70,6 +80,7 @@ class Layout:
 
     venv = property(lambda self: self.at("/opt/mayfly/venv"))
     static_dir = property(lambda self: self.at("/opt/mayfly/static"))
+    ready_probe = property(lambda self: self.at("/opt/mayfly/libexec/mayfly-ready.py"))
     conf_dir = property(lambda self: self.at("/etc/mayfly"))
     env_file = property(lambda self: self.at("/etc/mayfly/mayfly.env"))
     uwsgi_ini = property(lambda self: self.at("/etc/mayfly/uwsgi.ini"))
@@ -84,6 +95,7 @@ class Layout:
     nginx_log_dir = property(lambda self: self.at("/var/log/nginx"))
     acme_root = property(lambda self: self.at("/var/www/mayfly-acme"))
     letsencrypt = property(lambda self: self.at("/etc/letsencrypt"))
+    certbot_ini = property(lambda self: self.at("/etc/letsencrypt/cli.ini"))
 
     def live_cert(self, domain: str) -> Path:
         return self.letsencrypt / "live" / domain
@@ -135,6 +147,8 @@ class Runner:
         self.dry_run = dry_run
         self.writes_files = not dry_run or layout.relocated
         self.out = out
+        # Every file this run wrote with new content: what decides the restarts.
+        self.changed: set[Path] = set()
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -161,6 +175,7 @@ class Runner:
             os.chmod(path, mode)
             self.say(f"unchanged {path}")
             return
+        self.changed.add(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         with os.fdopen(fd, "w") as handle:
@@ -176,12 +191,24 @@ class Runner:
         path.mkdir(parents=True, exist_ok=True)
         os.chmod(path, mode)
 
+    def remove(self, path: Path) -> None:
+        """Delete a file the installer once wrote and no longer does."""
+        if not path.exists():
+            return
+        if not self.writes_files:
+            self.say(f"would remove {path}")
+            return
+        path.unlink()
+        self.changed.add(path)
+        self.say(f"removed {path}")
+
     def symlink(self, link: Path, target: Path) -> None:
         if not self.writes_files:
             self.say(f"would link {link} -> {target}")
             return
         if link.is_symlink() and Path(os.readlink(link)) == target:
             return
+        self.changed.add(link)
         link.parent.mkdir(parents=True, exist_ok=True)
         if link.is_symlink() or link.exists():
             link.unlink()
@@ -270,6 +297,12 @@ def network_lines(storage_url: str) -> str:
             "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6")
 
 
+def pip_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of our environment pip should see (see PIP_ENVIRONMENT)."""
+    return {key: value for key, value in environ.items()
+            if key in PIP_ENVIRONMENT or key.startswith("PIP_")}
+
+
 def venv_python(layout: Layout) -> Path:
     return layout.venv / "bin" / "python"
 
@@ -312,9 +345,6 @@ def tls_paths(opts: Options) -> dict[str, str]:
 
 def template_values(opts: Options, limit: int, storage_url: str) -> dict[str, str]:
     layout = opts.layout
-    read_write = [str(layout.data_dir)]
-    if layout.relocated:
-        read_write.append(str(layout.run_dir))  # systemd's RuntimeDirectory= is /run only
     return {
         "DOMAIN": opts.domain,
         "USER": opts.user,
@@ -323,7 +353,10 @@ def template_values(opts: Options, limit: int, storage_url: str) -> dict[str, st
         "VENV": str(layout.venv),
         "CONF_DIR": str(layout.conf_dir),
         "DATA_DIR": str(layout.data_dir),
-        "READ_WRITE_PATHS": " ".join(read_write),
+        # /run is read-only to the service: its socket's directory is opened again.
+        "READ_WRITE_PATHS": f"{layout.data_dir} {layout.run_dir}",
+        "PURGE_WRITE_PATHS": str(layout.data_dir),
+        "READY_PROBE": str(layout.ready_probe),
         "SOCKET": str(layout.socket),
         "STATIC_DIR": str(layout.static_dir),
         "ACME_ROOT": str(layout.acme_root),
@@ -340,24 +373,37 @@ def template_values(opts: Options, limit: int, storage_url: str) -> dict[str, st
     }
 
 
-def render_nginx(opts: Options, runner: Runner, values: Mapping[str, str]) -> None:
+def render_nginx(opts: Options, runner: Runner, values: Mapping[str, str]) -> bool:
+    """Write our site and enable it; say whether anything changed."""
     template = (HERE / "nginx" / "mayfly.conf").read_text()
-    runner.write(opts.layout.nginx_site, render("nginx/mayfly.conf", template, values))
-    runner.symlink(opts.layout.nginx_link, opts.layout.nginx_site)
+    site, link = opts.layout.nginx_site, opts.layout.nginx_link
+    runner.changed -= {site, link}
+    runner.write(site, render("nginx/mayfly.conf", template, values))
+    runner.symlink(link, site)
+    return bool(runner.changed & {site, link})
 
 
-def reload_nginx(opts: Options, runner: Runner) -> None:
+def reload_nginx(opts: Options, runner: Runner, changed: bool) -> None:
+    """Check the configuration; start nginx, or reload it if our site changed."""
     runner.run(["nginx", "-t", "-q"])
-    runner.run(["systemctl", "enable", "--now", "nginx"])
-    runner.run(["systemctl", "reload", "nginx"])
+    if not is_active(runner, "nginx"):
+        runner.run(["systemctl", "enable", "--now", "--quiet", "nginx"])
+    elif changed:
+        runner.run(["systemctl", "reload", "nginx"])
+    else:
+        runner.say("nginx unchanged: not reloaded")
 
 
 def certbot_command(opts: Options) -> list[str]:
-    """`certbot --nginx` for our domain: obtain (or keep) the certificate and install it."""
-    argv = ["certbot", "--nginx", "--non-interactive", "--agree-tos", "--email", opts.email,
-            "--domains", opts.domain, "--cert-name", opts.domain, "--keep-until-expiring",
-            # Our configuration already redirects to HTTPS and sends HSTS.
-            "--no-redirect"]
+    """`certbot certonly --nginx`: obtain (or keep) the certificate; our site names it.
+
+    certonly leaves our site file alone (certbot --nginx would rewrite it on every
+    run); nginx answers the challenge, and the deploy hook, kept in the renewal
+    settings, reloads nginx after each renewal.
+    """
+    argv = ["certbot", "certonly", "--nginx", "--non-interactive", "--agree-tos",
+            "--email", opts.email, "--domains", opts.domain, "--cert-name", opts.domain,
+            "--keep-until-expiring", "--deploy-hook", "systemctl reload nginx"]
     if opts.acme_server:
         argv += ["--server", opts.acme_server]
     if opts.http_port != 80:
@@ -399,8 +445,12 @@ def install(opts: Options, runner: Runner) -> None:
     runner.step(f"Virtual environment in {layout.venv}, from {opts.python}")
     if not venv_python(layout).exists():
         runner.run([opts.python, "-m", "venv", str(layout.venv)])
+    before = installed_fingerprint(layout)
     runner.run([str(venv_python(layout)), "-m", "pip", "install", "--quiet", "--upgrade",
-                opts.source])
+                opts.source], env=pip_environment(os.environ))
+    code_changed = runner.dry_run or installed_fingerprint(layout) != before
+    runner.say("mayfly and its dependencies: " + ("new" if code_changed else "unchanged"))
+    runner.write(layout.ready_probe, (HERE / "mayfly-ready.py").read_text())
 
     runner.step("Settings")
     existing = layout.env_file.read_text() if layout.env_file.is_file() else None
@@ -417,6 +467,57 @@ def install(opts: Options, runner: Runner) -> None:
     copy_static(opts, runner, env)
 
     runner.step("TLS: Diffie-Hellman group and a placeholder certificate")
+    make_tls_material(opts, runner)
+
+    runner.step("systemd and nginx configuration")
+    values = template_values(opts, limit, env.get("MAYFLY_STORAGE_URL", ""))
+    # uWSGI's configuration ships inside the package now (mayfly serve uses it);
+    # the copy rendered by installers before 0.2 would only mislead.
+    runner.remove(layout.uwsgi_ini)
+    for unit in ("mayfly.service", "mayfly-purge.service", "mayfly-purge.timer"):
+        text = (HERE / "systemd" / unit).read_text()
+        runner.write(layout.systemd_dir / unit, render(f"systemd/{unit}", text, values))
+    site_changed = render_nginx(opts, runner, values)
+    write_certbot_server(opts, runner)
+
+    runner.step("Start mayfly (restart when anything of it changed) and the purge timer")
+    start_mayfly(opts, runner, code_changed)
+    reload_nginx(opts, runner, site_changed)
+
+    runner.step(f"Certificate for {opts.domain} (certbot certonly --nginx)")
+    runner.run(certbot_command(opts))
+    # Our site names the certificate: the live one from now on (renewal replaces
+    # the files behind these paths, and reloads nginx through the deploy hook).
+    reload_nginx(opts, runner, render_nginx(opts, runner, {**values, **tls_paths(opts)}))
+
+    runner.step("Renewal")
+    # Debian's certbot package ships certbot.timer (twice a day, `certbot renew`).
+    runner.run(["systemctl", "enable", "--now", "certbot.timer"])
+
+    runner.step("Check")
+    if runner.dry_run:
+        runner.say(f"would check {opts.public_url}/healthz")
+    else:
+        note = check_health(opts)
+        if note:
+            runner.say(f"note: {note}")
+    runner.say(f"mayfly is ready: {opts.public_url}/")
+
+
+def installed_fingerprint(layout: Layout) -> str | None:
+    """What the virtualenv holds: every distribution's version and mayfly's file hashes."""
+    code = ("import importlib.metadata as m; "
+            "print(sorted(f'{d.metadata[\"Name\"]}=={d.version}' for d in m.distributions())); "
+            "print(m.distribution('mayfly').read_text('RECORD'))")
+    try:
+        return ask_venv(layout, code, {})
+    except InstallError:
+        return None  # no mayfly in it yet
+
+
+def make_tls_material(opts: Options, runner: Runner) -> None:
+    """The RFC 7919 DH group, and a self-signed certificate nginx can start with."""
+    layout = opts.layout
     dhparam = layout.tls_dir / "ffdhe2048.pem"
     if not dhparam.exists():
         runner.run(["openssl", "genpkey", "-genparam", "-algorithm", "DH",
@@ -431,37 +532,48 @@ def install(opts: Options, runner: Runner) -> None:
         if runner.writes_files:
             os.chmod(layout.tls_dir / "placeholder.key", 0o600)
 
-    runner.step("uWSGI, systemd and nginx configuration")
-    values = template_values(opts, limit, env.get("MAYFLY_STORAGE_URL", ""))
-    for unit in ("mayfly.service", "mayfly-purge.service", "mayfly-purge.timer"):
-        text = (HERE / "systemd" / unit).read_text()
-        runner.write(layout.systemd_dir / unit, render(f"systemd/{unit}", text, values))
-    render_nginx(opts, runner, values)
 
-    runner.step("Start mayfly (restart on upgrade) and the purge timer")
-    runner.run(["systemctl", "daemon-reload"])
-    runner.run(["systemctl", "enable", "--now", "mayfly.service", "mayfly-purge.timer"])
-    runner.run(["systemctl", "restart", "mayfly.service"])
-    reload_nginx(opts, runner)
+def write_certbot_server(opts: Options, runner: Runner) -> None:
+    """Make --acme-server certbot's default, so that `certbot renew --dry-run` asks it.
 
-    runner.step(f"Certificate for {opts.domain} (certbot --nginx)")
-    runner.run(certbot_command(opts))
-    # Certbot edited the certificate lines; render the same file with the live
-    # paths so that every run leaves one known configuration behind.
-    render_nginx(opts, runner, {**values, **tls_paths(opts)})
-    reload_nginx(opts, runner)
+    A dry run otherwise goes to Let's Encrypt's staging server, whichever server
+    issued the certificate. Without --acme-server our two lines come out again.
+    """
+    path = opts.layout.certbot_ini
+    existing = path.read_text() if path.is_file() else None
+    lines = (existing or "").splitlines()
+    if CERTBOT_SERVER_MARK in lines:
+        at = lines.index(CERTBOT_SERVER_MARK)
+        del lines[at:at + 2]
+    if opts.acme_server:
+        lines += [CERTBOT_SERVER_MARK, f"server = {opts.acme_server}"]
+    if existing is not None or lines:
+        runner.write(path, "".join(f"{line}\n" for line in lines))
 
-    runner.step("Renewal")
-    # Debian's certbot package ships certbot.timer (twice a day, `certbot renew`);
-    # renewal reuses --nginx, which reloads nginx with the new certificate.
-    runner.run(["systemctl", "enable", "--now", "certbot.timer"])
 
-    runner.step("Check")
-    if runner.dry_run:
-        runner.say(f"would check {opts.public_url}/healthz")
+def start_mayfly(opts: Options, runner: Runner, code_changed: bool) -> None:
+    """Enable the units; (re)start mayfly once, and only when something of it changed."""
+    layout = opts.layout
+    ours = {layout.env_file, layout.uwsgi_ini, layout.ready_probe,
+            *(layout.systemd_dir / unit for unit in
+              ("mayfly.service", "mayfly-purge.service", "mayfly-purge.timer"))}
+    if runner.dry_run or runner.changed & ours:
+        runner.run(["systemctl", "daemon-reload"])
+    runner.run(["systemctl", "enable", "--quiet", "mayfly.service", "mayfly-purge.timer"])
+    # A start waits for ExecStartPost= (mayfly answering), so restarting right after
+    # would stop workers still loading the app: one start or restart, never both.
+    if code_changed or runner.changed & ours or not is_active(runner, "mayfly.service"):
+        runner.run(["systemctl", "restart", "mayfly.service"])
     else:
-        check_health(opts.public_url)
-    runner.say(f"mayfly is ready: {opts.public_url}/")
+        runner.say("mayfly unchanged: not restarted")
+    runner.run(["systemctl", "start", "mayfly-purge.timer"])
+
+
+def is_active(runner: Runner, unit: str) -> bool:
+    if runner.dry_run:
+        return False
+    return subprocess.run(["systemctl", "is-active", "--quiet", unit],
+                          stdin=subprocess.DEVNULL).returncode == 0
 
 
 def copy_static(opts: Options, runner: Runner, env: Mapping[str, str]) -> None:
@@ -472,6 +584,9 @@ def copy_static(opts: Options, runner: Runner, env: Mapping[str, str]) -> None:
     if source is None:
         runner.say(f"would copy mayfly's static files to {target}")
         return
+    if target.is_dir() and tree_digest(Path(source)) == tree_digest(target):
+        runner.say(f"unchanged {target}")
+        return
     fresh = target.with_name(target.name + ".new")
     old = target.with_name(target.name + ".old")
     shutil.rmtree(fresh, ignore_errors=True)
@@ -481,16 +596,63 @@ def copy_static(opts: Options, runner: Runner, env: Mapping[str, str]) -> None:
         target.rename(old)
     fresh.rename(target)
     shutil.rmtree(old, ignore_errors=True)
+    runner.changed.add(target)
     runner.say(f"copied {source} -> {target}")
 
 
-def check_health(public_url: str) -> None:
+def tree_digest(root: Path) -> dict[str, bytes]:
+    """Each file under ``root`` by relative path, with its content (small trees only)."""
+    return {str(path.relative_to(root)): path.read_bytes()
+            for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def check_health(opts: Options) -> str | None:
+    """GET /healthz over HTTPS must answer 200; return a note when only an untrusted CA vouches.
+
+    With Let's Encrypt's staging server or a private CA (--acme-server), this
+    machine, like every browser, does not trust the certificate. mayfly then still
+    counts as installed if it answers, and nginx serves the certificate certbot got.
+    """
+    url = f"{opts.public_url}/healthz"
     try:
-        with urllib.request.urlopen(f"{public_url}/healthz", timeout=10) as response:
-            if response.status != 200:
-                raise InstallError(f"{public_url}/healthz answered {response.status}")
+        with urllib.request.urlopen(url, timeout=10) as response:
+            answered = response.status
+    except urllib.error.URLError as exc:
+        untrusted = isinstance(exc.reason, ssl.SSLCertVerificationError)
+        if not (untrusted and opts.acme_server):
+            raise InstallError(f"{url} did not answer: {exc.reason}") from None
+        return check_untrusted(opts, url)
     except OSError as exc:
-        raise InstallError(f"{public_url}/healthz did not answer: {exc}") from None
+        raise InstallError(f"{url} did not answer: {exc}") from None
+    if answered != 200:
+        raise InstallError(f"{url} answered {answered}")
+    return None
+
+
+def check_untrusted(opts: Options, url: str) -> str:
+    """The check without trust: the answer, and the certificate nginx presents."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection(opts.domain, opts.https_port, timeout=10,
+                                       context=context)
+    try:
+        conn.request("GET", "/healthz")
+        answered = conn.getresponse().status
+        served = conn.sock.getpeercert(binary_form=True)
+    except OSError as exc:
+        raise InstallError(f"{url} did not answer: {exc}") from None
+    finally:
+        conn.close()
+    issued = ssl.PEM_cert_to_DER_cert(
+        (opts.layout.live_cert(opts.domain) / "cert.pem").read_text())
+    if answered != 200:
+        raise InstallError(f"{url} answered {answered}")
+    if served != issued:
+        raise InstallError(f"{url} presents another certificate than certbot obtained")
+    return (f"{url} answers with the certificate from {opts.acme_server}, a CA this "
+            "machine does not trust (Let's Encrypt's staging server, or a private CA); "
+            "browsers will warn too. Re-run without --acme-server for a trusted one.")
 
 
 def parse_args(argv: Sequence[str]) -> Options:

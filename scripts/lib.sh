@@ -7,7 +7,10 @@ as_root() {
 }
 
 # Install the named Debian packages that are not installed yet (apt-get update once).
+# Extra apt-get options may come first (e.g. --no-install-recommends).
 apt_install() {
+    local options=()
+    while [ $# -gt 0 ] && [ "${1#--}" != "$1" ]; do options+=("$1"); shift; done
     local missing=()
     for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
@@ -15,7 +18,7 @@ apt_install() {
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "==> installing Debian packages: ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${options[@]}" "${missing[@]}"
 }
 
 # Create the virtual environment and install mayfly (editable) with the given extras.

@@ -39,6 +39,10 @@ TEXT = {
     "en": "The door code is 4711-2580.\nThe spare key is under the blue flower pot.",
     "zh": "门禁密码是 4711-2580。\n备用钥匙在蓝色花盆下面。",
 }
+REPLY = {
+    "en": "Got it, thanks! I'll be there at 7.",
+    "zh": "收到，谢谢！我七点到。",
+}
 # The same message in the languages that get one page each (compose-<code>-light-desktop).
 MORE_TEXT = {
     "de": "Der Türcode ist 4711-2580.\nDer Ersatzschlüssel liegt unter dem blauen Blumentopf.",
@@ -76,6 +80,11 @@ def pages_for(context_of, lang: str, scheme: str, width: str) -> None:
     shoot(reader, f"notification-{tag}")
     read_message(reader, passphrase="blue flower")
     shoot(reader, f"message-{tag}")
+    reader.get_by_test_id("reply").click()
+    reader.get_by_test_id("reply-input").fill(REPLY[lang])
+    shoot(reader, f"reply-{tag}")
+    reader.get_by_test_id("reply-send").click()
+    expect(reader.get_by_test_id("reply-sent")).to_be_visible()
     reader.reload()
     expect(reader.get_by_test_id("ashes")).to_be_visible()
     shoot(reader, f"ashes-{tag}")
@@ -83,6 +92,9 @@ def pages_for(context_of, lang: str, scheme: str, width: str) -> None:
     sender.goto(shared.receipt_link)
     expect(sender.get_by_test_id("receipt-state")).to_have_attribute("data-state", "read")
     shoot(sender, f"receipt-{tag}")
+    sender.get_by_test_id("reply-open").click()
+    expect(sender.get_by_test_id("reply-text")).to_be_visible()
+    shoot(sender, f"replies-{tag}")
 
     another = create_secret(sender, TEXT[lang])
     broken = context_of().new_page()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from harness.redis_servers import RedisClusterServers, RedisServer
 
 from mayfly import app_rules, create_app
 from mayfly.storage import open_storage
 
 from .live import NO_LIMITS, LiveServer
-from .redis_servers import RedisClusterServers, RedisServer
 
 # Storage backends; each name has a fixture <name>_url yielding a MAYFLY_STORAGE_URL.
 # Tests marked every_backend run on all of them, the Redis runs in the slow suite

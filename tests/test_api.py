@@ -75,7 +75,8 @@ def test_reveal_returns_the_ciphertext_once(client):
     made = make_secret(client)
     response = reveal(client, made)
     assert response.status_code == 200
-    assert response.get_json() == {"ciphertext": b64encode(made.ciphertext), "views_left": 0}
+    assert response.get_json() == {"ciphertext": b64encode(made.ciphertext), "views_left": 0,
+                                   "reply_public_key": None}
     assert_problem(reveal(client, made), 404, "gone")
     assert_problem(client.get(f"/api/v1/secrets/{made.id}"), 404, "gone")
 
@@ -141,7 +142,9 @@ def test_receipt_follows_the_secret_through_its_life(client, clock):
     assert read["state"] == "read" and read["views_left"] == 0
     assert read["first_read_at"] != read["last_read_at"] == read["ended_at"]
     assert set(read) == {"id", "state", "created_at", "expires_at", "max_views", "views_left",
-                         "failed_attempts", "first_read_at", "last_read_at", "ended_at"}
+                         "failed_attempts", "first_read_at", "last_read_at", "ended_at",
+                         "reply_key", "replies_left", "replies"}
+    assert (read["reply_key"], read["replies_left"], read["replies"]) == (None, 0, [])
 
 
 @pytest.mark.every_backend

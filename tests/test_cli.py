@@ -186,3 +186,50 @@ def test_a_huge_body_is_refused_with_413_before_it_is_read(live_server):
     assert response.status == 413
     assert response.getheader("Content-Type") == "application/problem+json"
     connection.close()
+
+
+def test_a_reply_reaches_the_sender_once(send, tmp_path):
+    link, receipt_link = send("the door code is 4711\n")
+    assert mayfly("read", link).returncode == 0
+    attachment = tmp_path / "answer.txt"
+    attachment.write_bytes(b"attached to the reply")
+    replied = mayfly("reply", link, str(attachment), stdin="got it, thanks\n")
+    assert replied.returncode == 0, replied.stderr
+    assert "only the sender can read it" in replied.stderr
+    status = mayfly("status", receipt_link)
+    assert "1 reply (1 unread" in status.stdout, status.stdout
+    out = tmp_path / "replies"
+    first = mayfly("replies", receipt_link, "--output", str(out))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "got it, thanks\n"
+    assert (out / "answer.txt").read_bytes() == b"attached to the reply"
+    assert_one_line_error(mayfly("replies", receipt_link), "no unread reply")
+    assert "1 reply (0 unread" in mayfly("status", receipt_link).stdout
+
+
+def test_one_reply_per_view(send):
+    link, _ = send("one view, one reply")
+    assert mayfly("read", link).returncode == 0
+    assert mayfly("reply", link, stdin="first").returncode == 0
+    assert_one_line_error(mayfly("reply", link, stdin="second"), "no reply is left")
+
+
+def test_no_replies_refuses_them_and_send_without_receipt_still_shows_where_they_go(
+        live_server):
+    refused = mayfly("send", "--server", live_server.url, "--no-replies", stdin="quiet")
+    assert refused.returncode == 0 and refused.stderr == ""
+    (link,) = refused.stdout.split()
+    assert mayfly("read", link).returncode == 0
+    assert_one_line_error(mayfly("reply", link, stdin="hello?"), "allows no reply")
+    default = mayfly("send", "--server", live_server.url, stdin="talk back")
+    assert len(default.stdout.split()) == 1
+    assert f"{live_server.url}/r/" in default.stderr
+
+
+def test_a_receipt_link_without_its_reply_key_cannot_read_replies(send):
+    link, receipt_link = send("hello")
+    mayfly("read", link)
+    mayfly("reply", link, stdin="answer")
+    cut = receipt_link.rsplit(".", 1)[0]
+    assert_one_line_error(mayfly("replies", cut), "carries no reply key")
+    assert mayfly("status", cut).returncode == 0

@@ -226,3 +226,34 @@ def test_a_link_that_is_not_a_url_is_one_client_error(url):
     with pytest.raises(ClientError):
         link = Link.parse(url)
         Client(link.base, timeout=10).read(link)
+
+
+REPLY_KEY_PATH = f"/api/v1/secrets/{ID}/reply-key"
+GOOD_POINT = crypto.b64encode(crypto.new_reply_keys(bytes(32)).public_key)
+
+
+@pytest.mark.parametrize("answer", [
+    {"public_key": GOOD_POINT},
+    {"public_key": GOOD_POINT, "replies_left": "1"},
+    {"public_key": crypto.b64encode(b"\x04" + bytes(64)), "replies_left": 1},
+    {"public_key": 7, "replies_left": 1},
+    [],
+])
+def test_a_malformed_reply_key_is_one_client_error_and_nothing_is_posted(hostile, answer):
+    hostile.on("POST", REPLY_KEY_PATH, json_answer(answer))
+    link = Link.parse(f"{hostile.url}/s/{ID}#{KEY}")
+    with pytest.raises(ClientError, match="malformed"):
+        Client(link.base, timeout=10).reply(link, crypto.Message("the answer"))
+
+
+@pytest.mark.parametrize("reply_key", [
+    {"public_key": "x", "wrapped_private_key": "y"}, "key", None])
+def test_malformed_reply_keys_on_a_receipt_are_one_client_error(hostile, reply_key):
+    receipt = {"state": "read", "max_views": 1, "views_left": 0,
+               "created_at": "2030-01-01T00:00:00Z", "expires_at": "2030-01-02T00:00:00Z",
+               "last_read_at": "2030-01-01T00:00:01Z", "ended_at": "2030-01-01T00:00:01Z",
+               "reply_key": reply_key, "replies": [{"number": 1, "read_at": None}]}
+    hostile.on("GET", RECEIPT, json_answer(receipt))
+    link = Link.parse(f"{hostile.url}/r/{ID}#token.{KEY}", kind="r")
+    with pytest.raises(ClientError, match="malformed|without replies"):
+        Client(link.base, timeout=10).read_replies(link)

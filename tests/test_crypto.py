@@ -204,3 +204,78 @@ def test_slices_and_length_agree_with_the_plain_encoding(data):
     text = crypto.b64encode(data)
     assert b"".join(crypto.b64encode_slices(data)).decode() == text
     assert crypto.b64encoded_length(len(data)) == len(text)
+
+
+# --- replies ---------------------------------------------------------------------
+
+REPLY_VECTORS = json.loads(
+    (Path(__file__).parent / "vectors" / "protocol_v1.json").read_text(encoding="utf-8")
+)["reply_vectors"]
+
+
+def _p256(scalar: bytes):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
+
+
+@pytest.mark.parametrize("vector", REPLY_VECTORS, ids=[v["name"] for v in REPLY_VECTORS])
+def test_reply_vector_steps_match_plain_ecdh_and_a_stdlib_hkdf(vector):
+    # Raw ECDH from the cryptography package, every label and HKDF by hand (RFC 5869).
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    given_, expected = vector["input"], vector["expected"]
+    sender_public = b64d(expected["sender_public_key"])
+    ephemeral_public = b64d(expected["ephemeral_public_key"])
+    recipient = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), sender_public)
+    shared = _p256(b64d(given_["ephemeral_private_key"])).exchange(ec.ECDH(), recipient)
+    assert crypto.b64encode(shared) == expected["shared_secret"]
+    wrap_key = stdlib_hkdf(b64d(given_["receipt_key"]), b"mayfly/v1 reply-wrap")
+    assert crypto.b64encode(wrap_key) == expected["wrap_key"]
+    reply_key = stdlib_hkdf(shared, b"mayfly/v1 reply-key" + ephemeral_public + sender_public)
+    assert crypto.b64encode(reply_key) == expected["reply_key"]
+    blob = b64d(expected["ciphertext"])
+    assert blob[:65] == ephemeral_public
+    assert crypto.unseal(reply_key, blob[65:]) == b64d(expected["plaintext"])
+    assert crypto.unseal(wrap_key, b64d(expected["wrapped_private_key"])) == \
+        b64d(given_["sender_private_key"])
+
+
+@pytest.mark.parametrize("vector", REPLY_VECTORS, ids=[v["name"] for v in REPLY_VECTORS])
+def test_reply_vector_is_reproduced_by_mayfly_crypto(vector):
+    given_, expected = vector["input"], vector["expected"]
+    receipt_key = b64d(given_["receipt_key"])
+    sender = crypto.new_reply_keys(receipt_key, b64d(given_["sender_private_key"]),
+                                   b64d(given_["wrap_nonce"]))
+    assert crypto.b64encode(sender.public_key) == expected["sender_public_key"]
+    assert crypto.b64encode(sender.wrapped_private_key) == expected["wrapped_private_key"]
+    plaintext = crypto.pack(vector_message(vector))
+    assert crypto.b64encode(plaintext) == expected["plaintext"]
+    blob = crypto.seal_reply(sender.public_key, plaintext, b64d(given_["ephemeral_private_key"]),
+                             b64d(given_["nonce"]))
+    assert crypto.b64encode(blob) == expected["ciphertext"]
+    scalar = crypto.unwrap_reply_key(receipt_key, sender.wrapped_private_key)
+    opened = crypto.open_reply(scalar, sender.public_key, b64d(expected["ciphertext"]))
+    assert crypto.unpack(opened) == vector_message(vector)
+
+
+def test_a_reply_opens_only_with_the_right_receipt_key_and_intact_bytes():
+    receipt_key = crypto.new_link_key()
+    sender = crypto.new_reply_keys(receipt_key)
+    blob = crypto.seal_reply(sender.public_key, b"for the sender only")
+    with pytest.raises(DecryptionFailed):
+        crypto.unwrap_reply_key(crypto.new_link_key(), sender.wrapped_private_key)
+    scalar = crypto.unwrap_reply_key(receipt_key, sender.wrapped_private_key)
+    assert crypto.open_reply(scalar, sender.public_key, blob) == b"for the sender only"
+    other = crypto.unwrap_reply_key(receipt_key, crypto.new_reply_keys(receipt_key)
+                                    .wrapped_private_key)
+    for bad_scalar, bad_blob in ((other, blob), (scalar, blob[:-1] + bytes([blob[-1] ^ 1])),
+                                 (scalar, b"\x04" + bytes(64) + blob[65:]), (scalar, blob[:70])):
+        with pytest.raises(DecryptionFailed):
+            crypto.open_reply(bad_scalar, sender.public_key, bad_blob)
+
+
+def test_two_replies_to_one_key_share_no_ephemeral_key():
+    sender = crypto.new_reply_keys(crypto.new_link_key())
+    first, second = (crypto.seal_reply(sender.public_key, b"same") for _ in range(2))
+    assert first[:65] != second[:65] and first[65:] != second[65:]

@@ -97,7 +97,7 @@ def test_openapi_document_lists_exactly_the_api_routes(app, client):
     served = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/") or rule.rule in {"/healthz", "/metrics"}:
-            path = rule.rule.replace("<secret_id>", "{id}")
+            path = rule.rule.replace("<secret_id>", "{id}").replace("<int:number>", "{number}")
             served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == served
 
@@ -187,3 +187,28 @@ def test_create_bodies_the_server_accepts_are_schema_valid(client, body):
     conforms(openapi_document(client), "NewSecret", body)
     made = make_secret(client)
     conforms(openapi_document(client), "Proofs", made.proofs())
+
+
+def test_reply_responses_conform_to_the_openapi_schemas(client):
+    from mayfly import crypto
+
+    document = openapi_document(client)
+    pair = crypto.new_reply_keys(bytes(32))
+    reply_key = {"public_key": b64encode(pair.public_key),
+                 "wrapped_private_key": b64encode(pair.wrapped_private_key)}
+    made = make_secret(client, reply_key=reply_key)
+    conforms(document, "Revealed", reveal(client, made).get_json())
+    proof = {"link_proof": b64encode(made.link_proof)}
+    found = client.post(f"/api/v1/secrets/{made.id}/reply-key", json=proof).get_json()
+    conforms(document, "ReplyKeyFound", found)
+    blob = crypto.seal_reply(pair.public_key, crypto.pack(crypto.Message("ok")))
+    posted = client.post(f"/api/v1/secrets/{made.id}/replies",
+                         json={**proof, "ciphertext": b64encode(blob)})
+    conforms(document, "ReplyPosted", posted.get_json())
+    conforms(document, "Problem", client.post(f"/api/v1/secrets/{made.id}/replies",
+                                              json={**proof, "ciphertext": b64encode(blob)})
+             .get_json())
+    receipt = client.get(f"/api/v1/secrets/{made.id}/receipt", headers=made.auth()).get_json()
+    conforms(document, "Receipt", receipt)
+    taken = client.post(f"/api/v1/secrets/{made.id}/replies/1/reveal", headers=made.auth())
+    conforms(document, "RevealedReply", taken.get_json())

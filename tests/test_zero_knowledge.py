@@ -18,6 +18,8 @@ MAYFLY = str(Path(sys.executable).with_name("mayfly"))
 CANARY = "canary-7f3a9c plaintext 金丝雀"
 PASSPHRASE = "passphrase-canary-51d2"
 FILE_CANARY = b"attachment-canary-e83b"
+REPLY_CANARY = "reply-canary-4c1e 回复金丝雀"
+REPLY_FILE_CANARY = b"reply-attachment-canary-90af"
 
 
 def run(*args, env=None, stdin=""):
@@ -35,21 +37,31 @@ def test_no_plaintext_key_or_passphrase_reaches_the_server(tmp_path):
         assert sent.returncode == 0, sent.stderr
         link, receipt_link = sent.stdout.split()
         key = link.split("#", 1)[1]
-        token = receipt_link.split("#", 1)[1]
         read = run("read", link, "--output", str(tmp_path / "out"), env=env)
         assert read.returncode == 0, read.stderr
         assert CANARY in read.stdout
         assert (tmp_path / "out" / "note.txt").read_bytes() == FILE_CANARY
+        reply_file = tmp_path / "answer.txt"
+        reply_file.write_bytes(REPLY_FILE_CANARY)
+        replied = run("reply", link, str(reply_file), env=env, stdin=REPLY_CANARY)
+        assert replied.returncode == 0, replied.stderr
         assert run("status", receipt_link, env=env).returncode == 0
+        replies = run("replies", receipt_link, "--output", str(tmp_path / "replies"), env=env)
+        assert replies.returncode == 0, replies.stderr
+        assert REPLY_CANARY in replies.stdout
+        assert (tmp_path / "replies" / "answer.txt").read_bytes() == REPLY_FILE_CANARY
+        token, receipt_key = receipt_link.split("#", 1)[1].split(".")
         server_files = [p for p in (tmp_path / "server").rglob("*") if p.is_file()]
 
         seen = {
             "request " + str(i): body for i, body in enumerate(proxy.requests)
         } | {str(path): path.read_bytes() for path in server_files}
         assert any(b"/reveal" in r for r in proxy.requests)  # the proxy saw the traffic
+        assert any(b"/replies" in r for r in proxy.requests)
         assert any(p.name == "mayfly.db" for p in server_files)
         for what, data in seen.items():
-            for secret in (CANARY.encode(), PASSPHRASE.encode(), key.encode(), FILE_CANARY):
+            for secret in (CANARY.encode(), PASSPHRASE.encode(), key.encode(), FILE_CANARY,
+                           REPLY_CANARY.encode(), REPLY_FILE_CANARY, receipt_key.encode()):
                 assert secret not in data, f"{secret!r} found in {what}"
         # The manage token travels in the Authorization header only, never in a URL.
         assert not any(token.encode() in r.split(b"\n", 1)[0] for r in proxy.requests)

@@ -1,4 +1,4 @@
-"""The JSON API, /api/v1: create, look up, reveal, receipt, burn."""
+"""The JSON API, /api/v1: create, look up, reveal, receipt, burn, replies."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from . import app_rules, bodies, crypto
 from .config import Settings
 from .errors import InvalidInput
 from .limits import rate_limited
-from .rules import parse_new_secret, parse_reveal
+from .rules import parse_link_proof, parse_new_secret, parse_reply, parse_reveal
 from .storage.base import Receipt
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -57,6 +57,13 @@ def _receipt_json(receipt: Receipt) -> dict:
         "first_read_at": timestamp(receipt.first_read_at),
         "last_read_at": timestamp(receipt.last_read_at),
         "ended_at": timestamp(receipt.ended_at),
+        "reply_key": None if receipt.reply_key is None else {
+            "public_key": crypto.b64encode(receipt.reply_key.public_key),
+            "wrapped_private_key": crypto.b64encode(receipt.reply_key.wrapped_key),
+        },
+        "replies_left": receipt.replies_left,
+        "replies": [{"number": reply.number, "created_at": timestamp(reply.created_at),
+                     "read_at": timestamp(reply.read_at)} for reply in receipt.replies],
     }
 
 
@@ -105,14 +112,20 @@ def reveal_secret(secret_id: str):
     # Streamed in slices: a 10 MiB ciphertext is never copied whole into JSON.
     # base64url needs no JSON escaping, so the document is built by hand.
     head = b'{"ciphertext":"'
-    tail = f'","views_left":{taken.views_left}}}'.encode()
+    reply_key = "null" if taken.reply_public_key is None \
+        else f'"{crypto.b64encode(taken.reply_public_key)}"'
+    tail = f'","views_left":{taken.views_left},"reply_public_key":{reply_key}}}'.encode()
 
+    return _ciphertext_response(head, taken.ciphertext, tail)
+
+
+def _ciphertext_response(head: bytes, ciphertext: bytes, tail: bytes) -> Response:
     def document():
         yield head
-        yield from crypto.b64encode_slices(taken.ciphertext)
+        yield from crypto.b64encode_slices(ciphertext)
         yield tail
 
-    size = len(head) + crypto.b64encoded_length(len(taken.ciphertext)) + len(tail)
+    size = len(head) + crypto.b64encoded_length(len(ciphertext)) + len(tail)
     return Response(document(), mimetype="application/json",
                     headers={"Content-Length": str(size)})
 
@@ -128,3 +141,29 @@ def burn_secret(secret_id: str):
     """Burn a secret before it is read, at its sender's request."""
     app_rules().burn(secret_id, _bearer())
     return "", 204
+
+
+@bp.post("/secrets/<secret_id>/reply-key")
+@rate_limited("rate_limit_reveal")
+def reply_key(secret_id: str):
+    """The sender's public key, to a reader who proves they hold the whole link."""
+    receipt = app_rules().reply_key(secret_id, parse_link_proof(json_body()))
+    return jsonify({"public_key": crypto.b64encode(receipt.reply_key.public_key),
+                    "replies_left": receipt.replies_left})
+
+
+@bp.post("/secrets/<secret_id>/replies")
+@rate_limited("rate_limit_create")  # a reply stores as much as a secret
+def post_reply(secret_id: str):
+    """Store a reply encrypted to the sender, one per view, given the link proof."""
+    link_proof, ciphertext = parse_reply(json_body(), app_rules().settings)
+    number = app_rules().post_reply(secret_id, link_proof, ciphertext)
+    return jsonify({"number": number}), 201
+
+
+@bp.post("/secrets/<secret_id>/replies/<int:number>/reveal")
+@rate_limited("rate_limit_reveal")  # reading a reply spends it like a reveal
+def reveal_reply(secret_id: str, number: int):
+    """Hand a reply's ciphertext to the sender once (manage token); then it is gone."""
+    ciphertext = app_rules().take_reply(secret_id, number, _bearer())
+    return _ciphertext_response(b'{"ciphertext":"', ciphertext, b'"}')

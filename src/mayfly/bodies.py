@@ -27,6 +27,8 @@ MAX_DEPTH = 2
 # A JSON string (escapes included) or one structural character.
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]', re.DOTALL)
 _OPEN, _CLOSE = frozenset(b"[{"), frozenset(b"]}")
+# The endpoints whose body carries a ciphertext: a secret, a reply.
+_CARRY_CIPHERTEXT = frozenset({"api.create_secret", "api.post_reply"})
 
 
 def check_shape(data: bytes) -> None:
@@ -81,7 +83,7 @@ def init_app(app: Flask, create_limit: int) -> None:
 
     @app.before_request
     def _bound_the_body():
-        limit = create_limit if request.endpoint == "api.create_secret" else SMALL_BODY
+        limit = create_limit if request.endpoint in _CARRY_CIPHERTEXT else SMALL_BODY
         # Werkzeug enforces this while reading (a chunked body has no length)...
         request.max_content_length = limit
         # ...and a declared length is refused here, before anything is read.

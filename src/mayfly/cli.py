@@ -1,4 +1,4 @@
-"""The ``mayfly`` command: serve, send, read, status, burn, purge, backup."""
+"""The ``mayfly`` command: serve, send, read, reply, status, replies, burn, purge, backup."""
 
 from __future__ import annotations
 
@@ -103,9 +103,14 @@ def serve(host: str, port: int, socket_path: str | None, processes: int, verbose
 @click.option("--passphrase", "ask_passphrase", is_flag=True,
               help="Prompt for a passphrase (or set MAYFLY_PASSPHRASE).")
 @click.option("--receipt", is_flag=True, help="Also print the receipt link (keep it private).")
+@click.option("--no-replies", "no_replies", is_flag=True,
+              help="Let nobody reply (replies reach you through the receipt link).")
 @click.option("--server", envvar="MAYFLY_SERVER", default=DEFAULT_SERVER, show_default=True)
-def send(files, expires, views, ask_passphrase, receipt, server):
+def send(files, expires, views, ask_passphrase, receipt, no_replies, server):
     """Encrypt standard input (and FILES as attachments) and print the link.
+
+    The reader may send one reply per view, readable only with the receipt
+    link (mayfly replies); --no-replies refuses them.
 
     Example: echo 'the wifi password is hunter2' | mayfly send --expires 1h
     """
@@ -125,12 +130,17 @@ def send(files, expires, views, ask_passphrase, receipt, server):
         raise click.ClickException("nothing to send: the message is empty")
     try:
         sent = _client(server).send(crypto.Message(text, attachments), expires_in=expires_in,
-                                    max_views=views, passphrase=passphrase)
+                                    max_views=views, passphrase=passphrase,
+                                    replies=not no_replies)
     except ClientError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(sent.link)
     if receipt:
         click.echo(sent.receipt_link)
+    elif not no_replies:
+        # On standard error: a script that keeps the link from stdout still gets one line.
+        click.echo(f"replies reach you at the receipt link (keep it private): "
+                   f"{sent.receipt_link}", err=True)
 
 
 def _media_type(path: Path) -> str:
@@ -305,6 +315,63 @@ def _save_all(files: tuple[crypto.Attachment, ...], output: Path) -> int:
     return failed
 
 
+def _show(message: crypto.Message, output: Path) -> int:
+    """Print a reply's text as read does and save its attachments; how many failed."""
+    unwritten = show_text(message.text, not click.get_text_stream("stdout").isatty())
+    if unwritten:
+        raise click.ClickException(f"the text could not be written: {unwritten}")
+    return _save_all(message.files, output)
+
+
+@main.command()
+@click.argument("link")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def reply(link, files):
+    """Reply to a message you read: standard input (and FILES), for its sender's eyes only.
+
+    Example: echo 'got it, thanks' | mayfly reply 'https://secrets.example.org/s/ID#KEY'
+    """
+    if sys.stdin.isatty():
+        click.echo("Type the reply, then Ctrl+D:", err=True)
+    text = sys.stdin.read()
+    attachments = tuple(
+        crypto.Attachment(path.name, _media_type(path), path.read_bytes()) for path in files
+    )
+    if not text.strip() and not attachments:
+        raise click.ClickException("nothing to send: the reply is empty")
+    try:
+        parsed = Link.parse(link)
+        _client(parsed.base).reply(parsed, crypto.Message(text, attachments))
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("reply sent: only the sender can read it, once", err=True)
+
+
+@main.command()
+@click.argument("receipt_link")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, help="Where attachments are saved (never overwriting).")
+def replies(receipt_link, output):
+    """Read the replies to a message you sent, from its receipt link. They burn.
+
+    Example: mayfly replies 'https://secrets.example.org/r/ID#TOKEN.KEY'
+    """
+    try:
+        parsed = Link.parse(receipt_link, kind="r")
+        read_now = _client(parsed.base).read_replies(parsed)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not read_now:
+        raise click.ClickException("no unread reply")
+    failed = 0
+    for number, message in read_now:
+        click.echo(f"--- reply {number} ---", err=True)
+        failed += _show(message, output)
+    click.echo(f"({len(read_now)} reply(ies) read, now destroyed)", err=True)
+    if failed:
+        raise click.ClickException(f"{failed} attachment(s) could not be saved")
+
+
 def _ask_passphrase() -> str:
     from_env = _passphrase_from_env()
     if from_env:
@@ -347,7 +414,13 @@ def describe_receipt(receipt: dict) -> str:
         "failed": f"burned at {receipt['ended_at']} after too many wrong passphrases",
         "expired": f"expired at {receipt['expires_at']} ({views})",
     }
-    return lines.get(state, state)
+    line = lines.get(state, state)
+    replies = receipt.get("replies") or []
+    if replies:
+        unread = sum(reply["read_at"] is None for reply in replies)
+        noun = "reply" if len(replies) == 1 else "replies"
+        line += f"; {len(replies)} {noun} ({unread} unread: mayfly replies RECEIPT_LINK)"
+    return line
 
 
 @main.command()

@@ -21,6 +21,7 @@ from .config import Settings
 from .errors import DecryptionFailed
 
 GONE = "this message has already been read, has expired or never existed"
+NO_REPLY = "the sender allows no reply to this message, or its receipt is gone"
 # The server's own bounds for PBKDF2 (rules.py): a link may name any server,
 # and 2 billion iterations would keep this process busy for an hour.
 MIN_ITERATIONS = crypto.PBKDF2_ITERATIONS
@@ -93,6 +94,21 @@ class Link:
             key = b""
         if len(key) != crypto.KEY_BYTES:
             raise ClientError("the link is damaged: its key (after '#') is not valid")
+        return key
+
+    def token(self) -> str:
+        """The manage token of a receipt link: the fragment up to its first '.'."""
+        return self.fragment.split(".", 1)[0]
+
+    def receipt_key(self) -> bytes:
+        """The 32-byte reply secret a receipt link carries after its token, '.'-separated."""
+        _token, _dot, rest = self.fragment.partition(".")
+        try:
+            key = crypto.b64decode(rest)
+        except ValueError:
+            key = b""
+        if len(key) != crypto.KEY_BYTES:
+            raise ClientError("this receipt link carries no reply key: replies cannot be read")
         return key
 
 
@@ -170,9 +186,14 @@ class Client:
                               f"{type(exc).__name__}") from None
 
     def send(self, message: crypto.Message, *, expires_in: int | None = None,
-             max_views: int = 1, passphrase: str | None = None) -> Sent:
-        """Encrypt a message and store it; return the link (with its key) and receipt link."""
+             max_views: int = 1, passphrase: str | None = None, replies: bool = True) -> Sent:
+        """Encrypt a message and store it; return the link (with its key) and receipt link.
+
+        With ``replies``, the receipt link also carries the secret that unwraps
+        the private key readers' replies are encrypted to.
+        """
         link_key = crypto.new_link_key()
+        receipt_key = crypto.new_link_key() if replies else None
         kdf = crypto.Kdf.new() if passphrase else None
         keys = crypto.derive_keys(link_key, passphrase or None, kdf)
         body = {
@@ -182,12 +203,21 @@ class Client:
             "kdf": kdf.to_json() if kdf else None,
             "max_views": max_views,
         }
+        if receipt_key is not None:
+            pair = crypto.new_reply_keys(receipt_key)
+            body["reply_key"] = {
+                "public_key": crypto.b64encode(pair.public_key),
+                "wrapped_private_key": crypto.b64encode(pair.wrapped_private_key),
+            }
         if expires_in is not None:
             body["expires_in"] = expires_in
         created = _created(self._call("POST", "/api/v1/secrets", json=body))
+        fragment = created["manage_token"]
+        if receipt_key is not None:
+            fragment += "." + crypto.b64encode(receipt_key)
         return Sent(
             link=f"{created['url']}#{crypto.b64encode(link_key)}",
-            receipt_link=f"{created['receipt_url']}#{created['manage_token']}",
+            receipt_link=f"{created['receipt_url']}#{fragment}",
             id=created["id"],
             expires_at=created["expires_at"],
             views_left=created["views_left"],
@@ -219,13 +249,76 @@ class Client:
 
     def receipt(self, link: Link) -> dict:
         """The sender's receipt, its shape checked."""
-        auth = {"Authorization": f"Bearer {link.fragment}"}
+        auth = {"Authorization": f"Bearer {link.token()}"}
         return _receipt(self._call("GET", f"/api/v1/secrets/{link.id}/receipt", headers=auth))
 
     def burn(self, link: Link) -> None:
         """Burn a secret early."""
-        auth = {"Authorization": f"Bearer {link.fragment}"}
+        auth = {"Authorization": f"Bearer {link.token()}"}
         self._call("DELETE", f"/api/v1/secrets/{link.id}", headers=auth)
+
+    def reply(self, link: Link, message: crypto.Message) -> int:
+        """Encrypt a reply to the sender of the message a link names; return its number."""
+        proof = {"link_proof": crypto.b64encode(crypto.derive_keys(link.key()).link_proof)}
+        try:
+            found = _object(self._call("POST", f"/api/v1/secrets/{link.id}/reply-key",
+                                       json=proof), "reply key")
+        except Gone:
+            raise ClientError(NO_REPLY) from None
+        if not _is_count(found.get("replies_left")):
+            raise Malformed("replies_left is not a count")
+        if found["replies_left"] < 1:
+            raise ClientError("no reply is left to send: one reply per view of the message")
+        try:
+            blob = crypto.seal_reply(_public_key(found.get("public_key")),
+                                     crypto.pack(message))
+        except DecryptionFailed:
+            raise Malformed("public_key is not a P-256 key") from None
+        body = {**proof, "ciphertext": crypto.b64encode(blob)}
+        try:
+            posted = _object(self._call("POST", f"/api/v1/secrets/{link.id}/replies", json=body),
+                             "reply")
+        except Gone:
+            raise ClientError(NO_REPLY) from None
+        if not _is_count(posted.get("number")):
+            raise Malformed("number is not a count")
+        return posted["number"]
+
+    def read_replies(self, link: Link) -> list[tuple[int, crypto.Message]]:
+        """Read (and so burn) every unread reply a receipt link's message received."""
+        receipt_key = link.receipt_key()
+        receipt = self.receipt(link)
+        reply_key = receipt.get("reply_key")
+        if reply_key is None:
+            raise ClientError("this message was sent without replies")
+        if not isinstance(reply_key, dict) or not isinstance(receipt.get("replies"), list):
+            raise Malformed("reply_key or replies")
+        public_key = _public_key(reply_key.get("public_key"))
+        try:
+            scalar = crypto.unwrap_reply_key(
+                receipt_key, crypto.b64decode(str(reply_key.get("wrapped_private_key"))))
+        except (ValueError, DecryptionFailed):
+            raise ClientError("the receipt link is damaged: its reply key does not fit") from None
+        auth = {"Authorization": f"Bearer {link.token()}"}
+        replies = []
+        for reply in receipt["replies"]:
+            if not isinstance(reply, dict) or not _is_count(reply.get("number")):
+                raise Malformed("a reply without a number")
+            if reply.get("read_at") is not None:
+                continue
+            path = f"/api/v1/secrets/{link.id}/replies/{reply['number']}/reveal"
+            try:
+                revealed = _object(self._call("POST", path, limit=self.reveal_limit,
+                                              headers=auth), "reply")
+            except Gone:
+                continue  # read meanwhile, elsewhere: it burned there
+            try:
+                blob = crypto.b64decode_large(str(revealed.get("ciphertext")))
+                message = crypto.unpack(crypto.open_reply(scalar, public_key, bytes(blob)))
+            except (ValueError, DecryptionFailed):
+                raise ClientError(DecryptionFailed.__doc__.strip()) from None
+            replies.append((reply["number"], message))
+        return replies
 
 
 def _read_body(response: requests.Response, limit: int, deadline: float) -> bytes:
@@ -357,6 +450,17 @@ def _created(document: object) -> dict:
     if not _is_time(created.get("expires_at")) or not _is_count(created.get("views_left")):
         raise Malformed("expires_at or views_left")
     return created
+
+
+def _public_key(value: object) -> bytes:
+    """A P-256 public key the server sent, as bytes; Malformed unless it is one."""
+    try:
+        key = crypto.b64decode(value) if isinstance(value, str) else b""
+    except ValueError:
+        key = b""
+    if not crypto.is_public_key(key):
+        raise Malformed("public_key is not a P-256 key")
+    return key
 
 
 def _receipt(document: object) -> dict:

@@ -3,7 +3,7 @@
 docs/protocol.md is the specification; static/js/crypto.js is the browser's
 implementation of the same steps. Everything here uses only algorithms that
 the browser's Web Crypto API offers natively: HKDF-SHA256, PBKDF2-HMAC-SHA256,
-AES-256-GCM and SHA-256.
+AES-256-GCM, SHA-256 and, for replies, ECDH on P-256.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
@@ -39,6 +40,11 @@ AAD = b"mayfly/v1"
 INFO_LINK_PROOF = b"mayfly/v1 link-proof"
 INFO_ACCESS_PROOF = b"mayfly/v1 access-proof"
 INFO_CONTENT_KEY = b"mayfly/v1 content-key"
+INFO_REPLY_WRAP = b"mayfly/v1 reply-wrap"
+INFO_REPLY_KEY = b"mayfly/v1 reply-key"
+# An uncompressed P-256 point: 0x04 || x || y.
+PUBLIC_KEY_BYTES = 65
+PRIVATE_KEY_BYTES = 32
 
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -255,3 +261,102 @@ def _is_file_entry(entry: object) -> bool:
 def new_link_key() -> bytes:
     """256 bits from the operating system's CSPRNG."""
     return os.urandom(KEY_BYTES)
+
+
+# --- replies: the reader encrypts to the sender's public key ------------------
+
+
+@dataclass(frozen=True)
+class ReplyKeys:
+    """The sender's reply key pair: the public half in the clear, the private half wrapped."""
+
+    public_key: bytes  # uncompressed P-256 point, 65 bytes
+    wrapped_private_key: bytes = field(repr=False)  # seal(wrap key, d), 61 bytes
+
+
+def _curve_public(point: bytes) -> ec.EllipticCurvePublicKey:
+    if len(point) != PUBLIC_KEY_BYTES or point[:1] != b"\x04":
+        raise DecryptionFailed()
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    except ValueError as exc:
+        raise DecryptionFailed() from exc
+
+
+def is_public_key(point: bytes) -> bool:
+    """Whether bytes are an uncompressed point on P-256."""
+    try:
+        _curve_public(point)
+    except DecryptionFailed:
+        return False
+    return True
+
+
+def _point(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.X962,
+                                         serialization.PublicFormat.UncompressedPoint)
+
+
+def _scalar(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_numbers().private_value.to_bytes(PRIVATE_KEY_BYTES, "big")
+
+
+def _private(scalar: bytes) -> ec.EllipticCurvePrivateKey:
+    try:
+        return ec.derive_private_key(int.from_bytes(scalar, "big"), ec.SECP256R1())
+    except ValueError as exc:
+        raise DecryptionFailed() from exc
+
+
+def reply_wrap_key(receipt_key: bytes) -> bytes:
+    """The key that wraps the sender's private key, from the receipt link's secret."""
+    if len(receipt_key) != KEY_BYTES:
+        raise ValueError("the receipt key must be 32 bytes")
+    return _hkdf(receipt_key, INFO_REPLY_WRAP)
+
+
+def new_reply_keys(receipt_key: bytes, private_scalar: bytes | None = None,
+                   nonce: bytes | None = None) -> ReplyKeys:
+    """A fresh P-256 key pair, its private half sealed under the receipt key's wrap key.
+
+    ``private_scalar`` and ``nonce`` are fixed only by the test vectors.
+    """
+    key = ec.generate_private_key(ec.SECP256R1()) if private_scalar is None \
+        else _private(private_scalar)
+    wrapped = seal(reply_wrap_key(receipt_key), _scalar(key), nonce)
+    return ReplyKeys(_point(key), wrapped)
+
+
+def _reply_content_key(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
+    # Both public keys go into the label: the key belongs to this one exchange.
+    return _hkdf(shared, INFO_REPLY_KEY + ephemeral + recipient)
+
+
+def seal_reply(public_key: bytes, plaintext: bytes, ephemeral_scalar: bytes | None = None,
+               nonce: bytes | None = None) -> bytes:
+    """Encrypt to the sender: ephemeral public key (65 bytes) || sealed envelope.
+
+    ``ephemeral_scalar`` and ``nonce`` are fixed only by the test vectors.
+    """
+    recipient = _curve_public(public_key)
+    ephemeral = ec.generate_private_key(ec.SECP256R1()) if ephemeral_scalar is None \
+        else _private(ephemeral_scalar)
+    shared = ephemeral.exchange(ec.ECDH(), recipient)
+    point = _point(ephemeral)
+    return point + seal(_reply_content_key(shared, point, public_key), plaintext, nonce)
+
+
+def unwrap_reply_key(receipt_key: bytes, wrapped_private_key: bytes) -> bytes:
+    """The sender's private scalar; a wrong receipt key raises DecryptionFailed."""
+    scalar = unseal(reply_wrap_key(receipt_key), wrapped_private_key)
+    if len(scalar) != PRIVATE_KEY_BYTES:
+        raise DecryptionFailed()
+    return scalar
+
+
+def open_reply(private_scalar: bytes, public_key: bytes, blob: bytes) -> bytes:
+    """Decrypt what seal_reply made, with the sender's private scalar and public key."""
+    ephemeral = _curve_public(blob[:PUBLIC_KEY_BYTES])
+    shared = _private(private_scalar).exchange(ec.ECDH(), ephemeral)
+    key = _reply_content_key(shared, blob[:PUBLIC_KEY_BYTES], public_key)
+    return unseal(key, blob[PUBLIC_KEY_BYTES:])

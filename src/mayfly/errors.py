@@ -7,6 +7,7 @@
     ├── Forbidden               403  a proof does not match
     │   └── WrongPassphrase     403  the access proof failed; an attempt was counted
     ├── SecretGone              404  missing, expired, burned: all look the same
+    ├── NoRepliesLeft           409  every reply this message allows was sent
     ├── StorageUnavailable      503  the storage backend cannot be reached
     │   └── StorageTooNew       503  (start-up) the data was written by a newer mayfly
     ├── DecryptionFailed             (client side) the link is damaged or the key is wrong
@@ -71,6 +72,13 @@ class SecretGone(MayflyError):
 
     status = 404
     slug = "gone"
+
+
+class NoRepliesLeft(MayflyError):
+    """Every reply this message allows has been sent."""
+
+    status = 409
+    slug = "no-replies-left"
 
 
 class StorageUnavailable(MayflyError):

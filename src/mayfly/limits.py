@@ -1,4 +1,4 @@
-"""Rate limits per client address on create and reveal, counted by the ``limits`` library.
+"""Rate limits per client address on the writing endpoints, counted by the ``limits`` library.
 
 ``limits`` is the engine under Flask-Limiter, by the same maintainers. We call
 it from the views marked ``@rate_limited(...)`` only: Flask-Limiter's request

@@ -21,6 +21,8 @@ HELP = {
     "secrets_burned_by_sender": "Secrets burned early by their sender.",
     "secrets_burned_by_attempts": "Secrets burned after too many wrong passphrases.",
     "failed_attempts": "Wrong passphrases submitted.",
+    "replies_posted": "Replies stored for a sender.",
+    "replies_read": "Replies read (and destroyed) by their sender.",
 }
 
 

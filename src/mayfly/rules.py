@@ -20,12 +20,13 @@ from .config import Settings
 from .errors import (
     Forbidden,
     InvalidInput,
+    NoRepliesLeft,
     PayloadTooLarge,
     SecretGone,
     Unauthorized,
     WrongPassphrase,
 )
-from .storage.base import Live, NewRecord, Purged, Receipt, Storage, Taken
+from .storage.base import Live, NewRecord, Purged, Receipt, ReplyKey, Storage, Taken
 
 ID_BYTES = 18  # 144 random bits, 24 base64url characters
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{24}")
@@ -34,11 +35,16 @@ MIN_ITERATIONS = crypto.PBKDF2_ITERATIONS
 MAX_ITERATIONS = 10_000_000
 # Version byte, nonce and GCM tag: nothing shorter can be a sealed message.
 MIN_CIPHERTEXT = 1 + crypto.NONCE_BYTES + 16
+# A reply: the replier's ephemeral public key, then a sealed envelope.
+MIN_REPLY_CIPHERTEXT = crypto.PUBLIC_KEY_BYTES + MIN_CIPHERTEXT
+WRAPPED_KEY_BYTES = MIN_CIPHERTEXT + crypto.PRIVATE_KEY_BYTES
 CREATE_FIELDS = {"ciphertext", "link_proof_hash", "access_proof_hash", "kdf", "expires_in",
-                 "max_views"}
+                 "max_views", "reply_key"}
 REVEAL_FIELDS = {"link_proof", "access_proof"}
 # Compared with when there is no receipt, so that a missing id costs what a wrong token does.
 _NO_RECEIPT = bytes(32)
+REPLY_KEY_FIELDS = {"public_key", "wrapped_private_key"}
+REPLY_FIELDS = {"link_proof", "ciphertext"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class NewSecret:
     kdf: dict | None
     expires_in: int
     max_views: int
+    reply_key: ReplyKey | None = None
 
 
 @dataclass(frozen=True)
@@ -109,15 +116,37 @@ def only_fields(body: object, allowed: set[str]) -> dict:
     return body
 
 
-def parse_new_secret(body: object, settings: Settings) -> NewSecret:
-    """Validate a creation request top to bottom; the first problem is raised."""
-    body = only_fields(body, CREATE_FIELDS)
+def _reply_key(value: object) -> ReplyKey | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != REPLY_KEY_FIELDS:
+        raise InvalidInput("reply_key must be null or {public_key, wrapped_private_key}",
+                           field="reply_key")
+    public_key = bytes(_bytes(value, "public_key", crypto.PUBLIC_KEY_BYTES))
+    if not crypto.is_public_key(public_key):
+        raise InvalidInput("reply_key.public_key is not a P-256 point", field="reply_key")
+    wrapped = bytes(_bytes(value, "wrapped_private_key", WRAPPED_KEY_BYTES))
+    if wrapped[:1] != crypto.ENVELOPE_VERSION:
+        raise InvalidInput("reply_key.wrapped_private_key is not a mayfly v1 envelope",
+                           field="reply_key")
+    return ReplyKey(public_key, wrapped)
+
+
+def _ciphertext(body: dict, settings: Settings, shortest: int, prefix: bytes) -> bytearray:
     ciphertext = _bytes(body, "ciphertext")
     if len(ciphertext) > settings.max_ciphertext_bytes:
         limit = settings.max_ciphertext_bytes
         raise PayloadTooLarge(f"the ciphertext may be at most {limit} bytes")
-    if len(ciphertext) < MIN_CIPHERTEXT or ciphertext[:1] != crypto.ENVELOPE_VERSION:
+    if len(ciphertext) < shortest or not ciphertext.startswith(prefix) \
+            or ciphertext[shortest - MIN_CIPHERTEXT] != crypto.ENVELOPE_VERSION[0]:
         raise InvalidInput("ciphertext is not a mayfly v1 envelope", field="ciphertext")
+    return ciphertext
+
+
+def parse_new_secret(body: object, settings: Settings) -> NewSecret:
+    """Validate a creation request top to bottom; the first problem is raised."""
+    body = only_fields(body, CREATE_FIELDS)
+    ciphertext = _ciphertext(body, settings, MIN_CIPHERTEXT, crypto.ENVELOPE_VERSION)
     return NewSecret(
         ciphertext=ciphertext,
         link_proof_hash=_bytes(body, "link_proof_hash", 32),
@@ -126,6 +155,7 @@ def parse_new_secret(body: object, settings: Settings) -> NewSecret:
         expires_in=_int(body, "expires_in", settings.default_lifetime, settings.min_lifetime,
                         settings.max_lifetime),
         max_views=_int(body, "max_views", 1, 1, settings.max_views),
+        reply_key=_reply_key(body.get("reply_key")),
     )
 
 
@@ -133,6 +163,18 @@ def parse_reveal(body: object) -> tuple[bytes, bytes]:
     """Validate a reveal request: the two 32-byte proofs."""
     body = only_fields(body, REVEAL_FIELDS)
     return _bytes(body, "link_proof", 32), _bytes(body, "access_proof", 32)
+
+
+def parse_reply(body: object, settings: Settings) -> tuple[bytes, bytearray]:
+    """Validate a reply: the link proof and the reply's ciphertext."""
+    body = only_fields(body, REPLY_FIELDS)
+    ciphertext = _ciphertext(body, settings, MIN_REPLY_CIPHERTEXT, b"\x04")
+    return bytes(_bytes(body, "link_proof", 32)), ciphertext
+
+
+def parse_link_proof(body: object) -> bytes:
+    """Validate a request that carries only the link proof."""
+    return bytes(_bytes(only_fields(body, {"link_proof"}), "link_proof", 32))
 
 
 def _digest(value: bytes | str) -> bytes:
@@ -176,6 +218,7 @@ class Rules:
             expires_at=now + new.expires_in,
             keep_until=now + new.expires_in + self.settings.receipt_retention,
             max_views=new.max_views,
+            reply_key=new.reply_key,
         )
         self.storage.create(record)
         self.purge_now_and_then(now)
@@ -202,7 +245,38 @@ class Rules:
         taken = self.storage.take(secret_id, self.clock())
         if taken is None:
             raise SecretGone()
-        return taken
+        return replace(taken, reply_public_key=live.reply_public_key)
+
+    def _reply_receipt(self, secret_id: str, link_proof: bytes) -> Receipt:
+        """The receipt of a secret that accepts replies, given the reader's link proof."""
+        receipt = valid_id(secret_id) and self.storage.receipt(secret_id, self.clock())
+        if not receipt or receipt.reply_hash is None:
+            raise SecretGone()
+        if not hmac.compare_digest(crypto.proof_hash(link_proof), receipt.reply_hash):
+            raise Forbidden("the link proof does not match: is the link complete?")
+        return receipt
+
+    def reply_key(self, secret_id: str, link_proof: bytes) -> Receipt:
+        """What a reader needs to reply: the sender's public key and the replies left."""
+        return self._reply_receipt(secret_id, link_proof)
+
+    def post_reply(self, secret_id: str, link_proof: bytes, ciphertext: bytes) -> int:
+        """Store a reply to the sender, one per view; return its number."""
+        self._reply_receipt(secret_id, link_proof)
+        number = self.storage.post_reply(secret_id, ciphertext, self.clock())
+        if number is None:
+            raise SecretGone()
+        if number == 0:
+            raise NoRepliesLeft()
+        return number
+
+    def take_reply(self, secret_id: str, number: int, token: str | None) -> bytes:
+        """Hand a reply to the sender once, given the manage token; then it is gone."""
+        self._authorised_receipt(secret_id, token)
+        ciphertext = self.storage.take_reply(secret_id, number, self.clock())
+        if ciphertext is None:
+            raise SecretGone()
+        return ciphertext
 
     def _authorised_receipt(self, secret_id: str, token: str | None) -> Receipt:
         """The receipt, if the token is its own; anything else looks like a missing id.

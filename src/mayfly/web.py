@@ -49,16 +49,16 @@ class _n(NamedTuple):  # noqa: N801 -- named like _l, as pybabel's keyword (-k _
 # templates and handed to the page as non-executable JSON.
 JS_STRINGS = {
     "empty": _l("Write a message or attach a file first."),
-    "too_large": _l("This is too large: the limit is %(limit)s."),
+    "too_large": _l("Too large: encrypted, this comes to %(used)s, over the %(limit)s limit."),
     "encrypting": _l("Encrypting…"),
     "create": _l("Create a secret link"),
     "copied": _l("Copied"),
     "copy": _l("Copy"),
-    "copy_failed": _l("Select the text and copy it by hand."),
+    "copy_failed": _l("Could not copy: select the text and copy it by hand."),
     "show": _l("Show"),
     "hide": _l("Hide"),
     "remove": _l("Remove"),
-    "size_of": _l("%(used)s of %(limit)s"),
+    "size_of": _l("Encrypted size: %(used)s of the %(limit)s limit"),
     "expires": _l("Expires %(when)s"),
     "views_allowed": _n("Can be read %(n)s time.", "Can be read %(n)s times."),
     "views_left": _n("%(n)s more view left before it burns.",
@@ -84,7 +84,27 @@ JS_STRINGS = {
     "oops_server": _l("Something went wrong on the server. Nothing was changed; try again "
                       "shortly."),
     "oops_refused": _l("The server refused the request: %(detail)s"),
+    "oops_unavailable": _l("The storage is unavailable; nothing was changed. Try again shortly."),
+    "rate_limited": _n("Too many tries: wait %(n)s second, then try again.",
+                       "Too many tries: wait %(n)s seconds, then try again."),
     "oops_receipt": _l("This receipt link is incomplete or not valid."),
+    "leave_draft": _l("Switching the language reloads the page: your draft would be lost."),
+    "leave_link": _l("Switching the language reloads the page: the secret link shown here "
+                     "would be lost. Copy it first."),
+    "leave_message": _l("Switching the language reloads the page: this message would be gone "
+                        "for good."),
+    "reply_empty": _l("Write a reply or attach a file first."),
+    "reply_send": _l("Send the reply"),
+    "reply_no_more": _l("You have already replied: one reply per view of the message."),
+    "replies_none": _l("No reply yet."),
+    "replies_count": _n("%(n)s reply", "%(n)s replies"),
+    "reply_title": _l("Reply %(number)s, received %(when)s"),
+    "reply_open": _l("Read the reply"),
+    "reply_burns": _l("It was destroyed on the server as you opened it: copy what you need "
+                      "before you leave."),
+    "reply_was_read": _l("Read at %(when)s: destroyed."),
+    "reply_no_key": _l("This receipt link has no reply key, so the replies cannot be opened. "
+                       "Use the whole receipt link."),
 }
 
 
@@ -153,7 +173,8 @@ def exact_duration(seconds: int) -> str:
 def notification(secret_id: str):
     """'You have a new message': looks the secret up, never spends a view."""
     live = app_rules().metadata(secret_id)  # SecretGone becomes the Ashes page
-    return _page("notification.html", secret_id=secret_id, passphrase=live.kdf is not None)
+    return _page("notification.html", secret_id=secret_id, passphrase=live.kdf is not None,
+                 max_bytes=app_rules().settings.max_ciphertext_bytes)
 
 
 @bp.get("/r/<secret_id>")

@@ -64,6 +64,27 @@ def open_receipt(page: Page, receipt_link: str) -> str:
     return state.get_attribute("data-state")
 
 
+def write_reply(page: Page, text: str, *, files: list[dict] | None = None) -> None:
+    """Under the message just read: press Reply, write, attach, send; see it sent."""
+    page.get_by_test_id("reply").click()
+    page.get_by_test_id("reply-input").fill(text)
+    if files:
+        page.get_by_test_id("reply-file-input").set_input_files(files)
+        expect(page.get_by_test_id("reply-file")).to_have_count(len(files))
+    page.get_by_test_id("reply-send").click()
+    expect(page.get_by_test_id("reply-sent")).to_be_visible()
+
+
+def read_reply(page: Page, receipt_link: str, count: str = "1 reply") -> str:
+    """Open the receipt, see how many replies came, read the first unread one; return it."""
+    page.goto(receipt_link)
+    expect(page.get_by_test_id("replies-count")).to_have_text(count)
+    page.get_by_test_id("reply-open").first.click()
+    text = page.get_by_test_id("reply-text").first
+    expect(text).to_be_visible()
+    return text.text_content()
+
+
 def choose_language(page: Page, code: str) -> None:
     """Open the language menu and pick a language by its code (zh_TW)."""
     page.get_by_test_id("languages").locator("summary").click()

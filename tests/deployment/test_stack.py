@@ -85,6 +85,10 @@ class Stack:
     notify: list[str] = field(default_factory=list)
 
     @property
+    def nginx_reload(self) -> str:
+        return shlex.join([tool("nginx"), "-c", str(self.nginx_conf), "-s", "reload"])
+
+    @property
     def base(self) -> str:
         return f"https://{DOMAIN}:{self.https_port}"
 
@@ -168,6 +172,9 @@ def start_uwsgi(stack: Stack) -> Service:
         wait_for("uWSGI's READY=1 notification", ready, service, deadline=60)
     finally:
         listener.close()
+    # Then the unit's ExecStartPost=, which waits until mayfly answers on the socket.
+    (post,) = unit["ExecStartPost"]
+    run(shlex.split(post), env=env)
     return service
 
 
@@ -228,8 +235,10 @@ def stack():
                  lambda: socket.create_connection(("127.0.0.1", https_port), 1).close() or True,
                  nginx)
 
-        # The installer's own certbot command, with this machine's nginx binary.
+        # The installer's own certbot command, with this machine's nginx binary, and
+        # a deploy hook that reloads this nginx (there is no systemctl here).
         (certbot,) = planned(stack.installer_runs[0], "certbot")
+        certbot[certbot.index("--deploy-hook") + 1] = stack.nginx_reload
         issued = run([tool("certbot"), *certbot[1:], "--nginx-ctl", tool("nginx")],
                      env=stack.certbot_env, timeout=180)
         stack.certbot_output = issued.stdout + issued.stderr
@@ -280,11 +289,14 @@ def test_installer_plans_every_step_in_order(stack):
     assert not planned(output, "/usr/bin/python3")
     (pip,) = planned(output, str(stack.at("/opt/mayfly/venv/bin/python")))
     assert pip[1:6] == ["-m", "pip", "install", "--quiet", "--upgrade"]
-    enabled = planned(output, "systemctl")
-    assert ["systemctl", "enable", "--now", "mayfly.service", "mayfly-purge.timer"] in enabled
-    assert ["systemctl", "enable", "--now", "certbot.timer"] in enabled
+    systemctl = planned(output, "systemctl")
+    assert ["systemctl", "enable", "--quiet", "mayfly.service", "mayfly-purge.timer"] in systemctl
+    # One start, never a start and then a restart (which stopped workers mid-load).
+    assert [argv for argv in systemctl if "mayfly.service" in argv and argv[1] != "enable"] == [
+        ["systemctl", "restart", "mayfly.service"]]
+    assert ["systemctl", "enable", "--now", "certbot.timer"] in systemctl
     (certbot,) = planned(output, "certbot")
-    assert certbot[:2] == ["certbot", "--nginx"]
+    assert certbot[:3] == ["certbot", "certonly", "--nginx"]
     assert certbot[certbot.index("--server") + 1] == stack.pebble.directory
     assert output.rstrip().endswith(f"mayfly is ready: {stack.base}/")
 
@@ -308,14 +320,14 @@ def test_a_dry_run_on_the_real_system_writes_nothing():
 
 
 def test_installer_writes_only_under_its_root(stack):
-    for path in ("/etc/mayfly/uwsgi.ini", "/etc/mayfly/mayfly.env",
+    for path in ("/etc/mayfly/mayfly.env", "/opt/mayfly/libexec/mayfly-ready.py",
                  "/etc/systemd/system/mayfly.service", "/etc/systemd/system/mayfly-purge.service",
                  "/etc/systemd/system/mayfly-purge.timer",
                  "/etc/nginx/sites-available/mayfly.conf", "/etc/mayfly/tls/ffdhe2048.pem"):
         assert stack.at(path).is_file(), path
     link = stack.at("/etc/nginx/sites-enabled/mayfly.conf")
     assert link.resolve() == stack.at("/etc/nginx/sites-available/mayfly.conf")
-    for path in ("/etc/mayfly/uwsgi.ini", "/etc/nginx/sites-available/mayfly.conf",
+    for path in ("/etc/nginx/sites-available/mayfly.conf",
                  "/etc/systemd/system/mayfly.service"):
         text = directives(stack.at(path))
         assert "@" not in re.sub(r"@(system-service|privileged|resources)", "", text)
@@ -325,7 +337,7 @@ def test_installer_writes_only_under_its_root(stack):
 
 def test_second_run_keeps_settings_and_installs_the_live_certificate(stack):
     second = stack.installer_runs[1]
-    assert f"unchanged {stack.at('/etc/mayfly/uwsgi.ini')}" in second
+    assert f"unchanged {stack.at('/etc/systemd/system/mayfly.service')}" in second
     env = stack.at("/etc/mayfly/mayfly.env").read_text()
     assert OPERATOR_LINE in env.splitlines()
     assert env.count("MAYFLY_PUBLIC_URL=") == 1
@@ -335,10 +347,28 @@ def test_second_run_keeps_settings_and_installs_the_live_certificate(stack):
     assert "placeholder" not in site
 
 
-def test_certbot_installed_the_certificate_into_our_site(stack):
-    # certbot names the file as nginx includes it: through sites-enabled.
-    site = stack.at("/etc/nginx/sites-enabled/mayfly.conf")
-    assert f"Successfully deployed certificate for {DOMAIN} to {site}" in stack.certbot_output
+def test_certbot_obtains_the_certificate_and_leaves_our_site_alone(stack):
+    assert "Successfully received certificate." in stack.certbot_output
+    assert "Deploying certificate" not in stack.certbot_output
+    renewal = stack.at(f"/etc/letsencrypt/renewal/{DOMAIN}.conf").read_text()
+    assert "authenticator = nginx" in renewal
+    # Renewal reloads nginx through the deploy hook, stored with the certificate.
+    assert f"renew_hook = {stack.nginx_reload}" in renewal
+    site = stack.at("/etc/nginx/sites-available/mayfly.conf").read_text()
+    assert "managed by Certbot" not in site
+
+
+def test_nginx_replaces_what_clients_say_about_the_connection(stack):
+    site = directives(stack.at("/etc/nginx/sites-available/mayfly.conf"))
+    # Each named parameter replaces the client's header of the same name; uWSGI
+    # reads X-Forwarded-Ssl and X-Forwarded-Proto as the scheme, the app's ProxyFix
+    # the rest. An empty value with if_not_empty sends nothing at all.
+    for param in ("uwsgi_param HTTP_X_FORWARDED_FOR $remote_addr;",
+                  "uwsgi_param HTTP_X_FORWARDED_PROTO $scheme;",
+                  "uwsgi_param HTTP_X_FORWARDED_HOST $host;",
+                  'uwsgi_param HTTP_X_FORWARDED_SSL "" if_not_empty;',
+                  "uwsgi_param UWSGI_SCHEME $scheme;"):
+        assert param in site, param
 
 
 def test_body_limits_of_nginx_and_the_app_agree(stack):

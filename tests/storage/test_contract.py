@@ -8,14 +8,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mayfly.storage.base import COUNTERS, NewRecord
+from mayfly.storage.base import COUNTERS, NewRecord, ReplyKey
 
 pytestmark = pytest.mark.every_backend
 NOW = 1_800_000_000.0
 
 
+REPLY_KEY = ReplyKey(public_key=b"\x04" + b"P" * 64, wrapped_key=b"\x01" + b"W" * 60)
+
+
 def new_record(views: int = 1, lifetime: float = 3600, keep: float = 7 * 86400,
-               ciphertext: bytes = b"\x01" + bytes(40), kdf: dict | None = None) -> NewRecord:
+               ciphertext: bytes = b"\x01" + bytes(40), kdf: dict | None = None,
+               reply_key: ReplyKey | None = None) -> NewRecord:
     """A record as the rules would make it, with a random id."""
     return NewRecord(
         id=os.urandom(18).hex()[:24],
@@ -28,6 +32,7 @@ def new_record(views: int = 1, lifetime: float = 3600, keep: float = 7 * 86400,
         expires_at=NOW + lifetime,
         keep_until=NOW + lifetime + keep,
         max_views=views,
+        reply_key=reply_key,
     )
 
 
@@ -145,6 +150,8 @@ def test_counters_count_every_outcome(storage):
         "secrets_burned_by_sender": 1,
         "secrets_burned_by_attempts": 1,
         "failed_attempts": 2,
+        "replies_posted": 0,
+        "replies_read": 0,
     }
 
 
@@ -176,6 +183,116 @@ def test_take_is_atomic_across_processes(storage):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             taken = storage.take(record.id, NOW)
+            os.write(write_end, b"1" if taken else b"0")
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    os.close(write_end)
+    outcomes = os.read(read_end, 64)
+    os.close(read_end)
+    assert sorted(outcomes) == sorted(b"10000000")
+
+
+def test_a_secret_without_a_reply_key_takes_no_reply(storage):
+    record = new_record()
+    storage.create(record)
+    storage.take(record.id, NOW)
+    receipt = storage.receipt(record.id, NOW)
+    assert (receipt.reply_key, receipt.reply_hash, receipt.replies_left) == (None, None, 0)
+    assert storage.post_reply(record.id, b"\x04reply", NOW) is None
+
+
+def test_each_view_grants_one_reply_and_the_receipt_keeps_the_reply_key(storage):
+    record = new_record(views=2, reply_key=REPLY_KEY)
+    storage.create(record)
+    assert storage.lookup(record.id, NOW).reply_public_key == REPLY_KEY.public_key
+    assert storage.post_reply(record.id, b"\x04early", NOW) == 0  # nobody has read it yet
+    storage.take(record.id, NOW + 1)
+    storage.take(record.id, NOW + 2)  # the last view: the secret forgets its proofs
+    receipt = storage.receipt(record.id, NOW + 3)
+    assert (receipt.state, receipt.replies_left) == ("read", 2)
+    assert receipt.reply_key == REPLY_KEY
+    assert receipt.reply_hash == record.link_hash
+    assert storage.post_reply(record.id, b"\x04first", NOW + 4) == 1
+    assert storage.post_reply(record.id, b"\x04second", NOW + 5) == 2
+    assert storage.post_reply(record.id, b"\x04third", NOW + 6) == 0
+    replies = storage.receipt(record.id, NOW + 7).replies
+    assert [(r.number, r.created_at, r.read_at) for r in replies] == [
+        (1, NOW + 4, None), (2, NOW + 5, None)]
+
+
+def test_a_reply_is_taken_once_then_only_its_time_remains(storage):
+    record = new_record(reply_key=REPLY_KEY)
+    storage.create(record)
+    storage.take(record.id, NOW)
+    number = storage.post_reply(record.id, b"\x04the reply", NOW + 1)
+    assert storage.take_reply(record.id, number, NOW + 2) == b"\x04the reply"
+    assert storage.take_reply(record.id, number, NOW + 3) is None
+    assert storage.take_reply(record.id, number + 1, NOW + 3) is None
+    (reply,) = storage.receipt(record.id, NOW + 4).replies
+    assert reply.read_at == NOW + 2
+    counters = storage.counters()
+    assert (counters["replies_posted"], counters["replies_read"]) == (1, 1)
+
+
+def test_replies_live_no_longer_than_their_receipt(storage):
+    record = new_record(lifetime=60, keep=100, reply_key=REPLY_KEY)
+    storage.create(record)
+    storage.take(record.id, NOW)
+    number = storage.post_reply(record.id, b"\x04unread reply", NOW + 1)
+    assert storage.take_reply(record.id, number, NOW + 160) is None
+    assert storage.post_reply(record.id, b"\x04late", NOW + 160) is None
+    storage.purge(NOW + 161)
+    assert storage.receipt(record.id, NOW + 1) is None
+    assert storage.take_reply(record.id, number, NOW + 1) is None
+
+
+def test_posting_replies_is_atomic_across_threads(storage):
+    record = new_record(views=3, reply_key=REPLY_KEY)
+    storage.create(record)
+    for _ in range(3):
+        storage.take(record.id, NOW)
+    start = threading.Barrier(16)
+
+    def attempt(n):
+        start.wait()
+        return storage.post_reply(record.id, b"\x04reply %d" % n, NOW)
+
+    with ThreadPoolExecutor(16) as pool:
+        numbers = list(pool.map(attempt, range(16)))
+    assert sorted(n for n in numbers if n) == [1, 2, 3]
+    assert numbers.count(0) == 13
+
+
+def test_taking_a_reply_is_atomic_across_threads(storage):
+    record = new_record(reply_key=REPLY_KEY)
+    storage.create(record)
+    storage.take(record.id, NOW)
+    number = storage.post_reply(record.id, b"\x04only once", NOW)
+    start = threading.Barrier(16)
+
+    def attempt(_):
+        start.wait()
+        return storage.take_reply(record.id, number, NOW)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(attempt, range(16)))
+    assert [r for r in results if r is not None] == [b"\x04only once"]
+
+
+def test_taking_a_reply_is_atomic_across_processes(storage):
+    record = new_record(reply_key=REPLY_KEY)
+    storage.create(record)
+    storage.take(record.id, NOW)
+    number = storage.post_reply(record.id, b"\x04only once", NOW)
+    storage.close()
+    children = []
+    read_end, write_end = os.pipe()
+    for _ in range(8):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            taken = storage.take_reply(record.id, number, NOW)
             os.write(write_end, b"1" if taken else b"0")
             os._exit(0)
         children.append(pid)

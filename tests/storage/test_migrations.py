@@ -20,7 +20,7 @@ from mayfly.storage.sqlite import SQLiteStorage
 
 from ..conftest import FakeClock
 from ..live import free_port
-from .test_contract import NOW, new_record
+from .test_contract import NOW, REPLY_KEY, new_record
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 RELEASE = FIXTURES / "release-0.1.0"
@@ -79,6 +79,20 @@ def test_an_upgraded_release_database_reveals_its_unread_secrets(upgraded, tmp_p
                                               crypto.b64decode(body["ciphertext"])))
         assert message.text == secret["text"]
         assert body["views_left"] == secret.get("views_left", 1) - 1
+
+
+def test_an_upgraded_release_secret_takes_no_reply(upgraded):
+    # Step 2 (replies) gives older secrets no reply key: read, they accept no reply.
+    app, record = upgraded
+    client = app.test_client()
+    secret = record["unread"][0]
+    response, keys = reveal(client, secret["link"], secret.get("passphrase"))
+    assert response.get_json()["reply_public_key"] is None
+    parsed = Link.parse(secret["link"])
+    posted = client.post(f"/api/v1/secrets/{parsed.id}/replies", json={
+        "link_proof": crypto.b64encode(keys.link_proof),
+        "ciphertext": crypto.b64encode(b"\x04" + bytes(64) + b"\x01" + bytes(40))})
+    assert posted.status_code == 404
 
 
 def test_an_upgraded_release_database_keeps_read_and_burned_secrets_gone(upgraded):
@@ -143,13 +157,16 @@ def test_rows_are_read_by_column_name(tmp_path, monkeypatch):
     # A later step that rebuilds the table with its columns in another order
     # must not change what the code reads.
     reordered = """
-    CREATE TABLE secrets_new (ended_at REAL, last_read_at REAL, first_read_at REAL,
+    CREATE TABLE secrets_new (replies_left INTEGER NOT NULL DEFAULT 0, reply_hash BLOB,
+        reply_wrapped_key BLOB, reply_public_key BLOB,
+        ended_at REAL, last_read_at REAL, first_read_at REAL,
         failed_attempts INTEGER NOT NULL DEFAULT 0, views_left INTEGER NOT NULL,
         max_views INTEGER NOT NULL, keep_until REAL NOT NULL, expires_at REAL NOT NULL,
         created_at REAL NOT NULL, state TEXT NOT NULL DEFAULT 'waiting',
         manage_hash BLOB NOT NULL, kdf TEXT, access_hash BLOB, link_hash BLOB,
         id TEXT PRIMARY KEY);
-    INSERT INTO secrets_new SELECT ended_at, last_read_at, first_read_at, failed_attempts,
+    INSERT INTO secrets_new SELECT replies_left, reply_hash, reply_wrapped_key,
+        reply_public_key, ended_at, last_read_at, first_read_at, failed_attempts,
         views_left, max_views, keep_until, expires_at, created_at, state, manage_hash, kdf,
         access_hash, link_hash, id FROM secrets;
     DROP TABLE secrets;
@@ -157,14 +174,17 @@ def test_rows_are_read_by_column_name(tmp_path, monkeypatch):
     """
     monkeypatch.setattr(migrations, "SQLITE", [*migrations.SQLITE, reordered])
     storage = SQLiteStorage(str(tmp_path / "mayfly.db"))
-    record = new_record(views=2, kdf={"name": "PBKDF2-HMAC-SHA256"})
+    record = new_record(views=2, kdf={"name": "PBKDF2-HMAC-SHA256"}, reply_key=REPLY_KEY)
     storage.create(record)
     live = storage.lookup(record.id, NOW)
     assert (live.link_hash, live.access_hash, live.kdf, live.views_left) == (
         b"L" * 32, b"A" * 32, {"name": "PBKDF2-HMAC-SHA256"}, 2)
+    assert live.reply_public_key == REPLY_KEY.public_key
     assert storage.take(record.id, NOW).views_left == 1
     receipt = storage.receipt(record.id, NOW)
     assert (receipt.manage_hash, receipt.max_views, receipt.views_left) == (b"M" * 32, 2, 1)
+    assert (receipt.reply_key, receipt.reply_hash, receipt.replies_left) == (
+        REPLY_KEY, b"L" * 32, 1)
     storage.close()
 
 

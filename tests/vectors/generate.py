@@ -72,7 +72,73 @@ def vector(case: dict) -> dict:
     }
 
 
+REPLY_CASES = [
+    {
+        "name": "a text reply",
+        "receipt_key": bytes(range(64, 96)),
+        "sender_scalar": bytes(range(1, 33)),
+        "wrap_nonce": bytes(range(12)),
+        "ephemeral_scalar": bytes(range(33, 65)),
+        "nonce": bytes(range(200, 212)),
+        "text": "got it, thanks: 收到",
+        "files": [],
+    },
+    {
+        "name": "a reply with a file",
+        "receipt_key": bytes([0xA5] * 32),
+        "sender_scalar": bytes([0x11] * 32),
+        "wrap_nonce": bytes([2] * 12),
+        "ephemeral_scalar": bytes([0x22] * 32),
+        "nonce": bytes([3] * 12),
+        "text": "see the file",
+        "files": [("reply.txt", "text/plain", b"reply bytes")],
+    },
+]
+
+
+def reply_vector(case: dict) -> dict:
+    """Every step of a reply: the sender's wrapped key, then the reader's sealed reply."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    sender = crypto.new_reply_keys(case["receipt_key"], case["sender_scalar"], case["wrap_nonce"])
+    ephemeral = ec.derive_private_key(int.from_bytes(case["ephemeral_scalar"], "big"),
+                                      ec.SECP256R1())
+    recipient = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), sender.public_key)
+    shared = ephemeral.exchange(ec.ECDH(), recipient)
+    files = tuple(crypto.Attachment(n, t, d) for n, t, d in case["files"])
+    plaintext = crypto.pack(crypto.Message(case["text"], files))
+    blob = crypto.seal_reply(sender.public_key, plaintext, case["ephemeral_scalar"],
+                             case["nonce"])
+    ephemeral_public = blob[:crypto.PUBLIC_KEY_BYTES]
+    return {
+        "name": case["name"],
+        "input": {
+            "receipt_key": b64(case["receipt_key"]),
+            "sender_private_key": b64(case["sender_scalar"]),
+            "wrap_nonce": b64(case["wrap_nonce"]),
+            "ephemeral_private_key": b64(case["ephemeral_scalar"]),
+            "nonce": b64(case["nonce"]),
+            "message": {
+                "text": case["text"],
+                "files": [{"name": n, "type": t, "data": b64(d)} for n, t, d in case["files"]],
+            },
+        },
+        "expected": {
+            "sender_public_key": b64(sender.public_key),
+            "wrap_key": b64(crypto.reply_wrap_key(case["receipt_key"])),
+            "wrapped_private_key": b64(sender.wrapped_private_key),
+            "ephemeral_public_key": b64(ephemeral_public),
+            "shared_secret": b64(shared),
+            "reply_key": b64(crypto._reply_content_key(shared, ephemeral_public,
+                                                       sender.public_key)),
+            "plaintext": b64(plaintext),
+            "ciphertext": b64(blob),
+        },
+    }
+
+
 if __name__ == "__main__":
     out = Path(__file__).with_name("protocol_v1.json")
-    document = {"protocol": "mayfly/v1", "vectors": [vector(c) for c in CASES]}
+    document = {"protocol": "mayfly/v1", "vectors": [vector(c) for c in CASES],
+                "reply_vectors": [reply_vector(c) for c in REPLY_CASES]}
     out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

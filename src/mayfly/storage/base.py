@@ -20,6 +20,13 @@ Contract, for every method taking ``now`` (seconds since the epoch):
   once the secret is gone) and disappears at ``keep_until``. Its state is
   what was stored: a secret past ``expires_at`` says ``waiting`` until a
   purge marks it ``expired`` (the rules report it expired from the times).
+  The exception is a secret that accepts replies: its receipt keeps the reply
+  key (public key, wrapped private key) and the link proof hash that
+  authorises a reply, until ``keep_until``.
+* Replies. ``take`` of a secret with a reply key grants one more reply in the
+  same step (one reply per view). ``post_reply`` uses one grant and stores the
+  reply atomically; ``take_reply`` hands a reply's ciphertext out at most once
+  and removes it in the same step. Replies disappear with their receipt.
 * Once a secret ends (read, burned, failed, expired and purged), its
   ciphertext must leave the backend's files within a bounded time, not
   only its tables: the backend scrubs by itself what it can do cheaply off
@@ -42,7 +49,17 @@ COUNTERS = (
     "secrets_burned_by_sender",
     "secrets_burned_by_attempts",
     "failed_attempts",
+    "replies_posted",
+    "replies_read",
 )
+
+
+@dataclass(frozen=True)
+class ReplyKey:
+    """What lets a reader encrypt to the sender, and the sender alone decrypt."""
+
+    public_key: bytes  # P-256 point, in the clear
+    wrapped_key: bytes  # the private key, sealed under a key only the receipt link holds
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,7 @@ class NewRecord:
     expires_at: float
     keep_until: float
     max_views: int
+    reply_key: ReplyKey | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,7 @@ class Live:
     max_views: int
     views_left: int
     failed_attempts: int
+    reply_public_key: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,7 @@ class Taken:
 
     ciphertext: bytes
     views_left: int
+    reply_public_key: bytes | None = None  # filled in by the rules, from the lookup
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,19 @@ class Receipt:
     first_read_at: float | None
     last_read_at: float | None
     ended_at: float | None
+    reply_key: ReplyKey | None = None
+    reply_hash: bytes | None = None  # SHA-256 of the link proof, while replies may come
+    replies_left: int = 0
+    replies: tuple[ReplyInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReplyInfo:
+    """One reply as the receipt lists it: never its content."""
+
+    number: int  # 1, 2, ... in the order posted
+    created_at: float
+    read_at: float | None
 
 
 class Storage:
@@ -131,12 +164,23 @@ class Storage:
         """Destroy a live secret at its sender's request; return whether one was live."""
         raise NotImplementedError
 
+    def post_reply(self, secret_id: str, ciphertext: bytes, now: float) -> int | None:
+        """Atomically use one reply grant and store the reply; return its number.
+
+        None if the receipt is gone, 0 if no reply is left to post.
+        """
+        raise NotImplementedError
+
+    def take_reply(self, secret_id: str, number: int, now: float) -> bytes | None:
+        """Atomically hand out a reply's ciphertext once and delete it; None if gone."""
+        raise NotImplementedError
+
     def receipt(self, secret_id: str, now: float) -> Receipt | None:
         """Return the receipt until its keep_until, or None."""
         raise NotImplementedError
 
     def purge(self, now: float) -> Purged:
-        """Physically remove expired ciphertexts and old receipts; say how many went."""
+        """Physically remove expired ciphertexts and old receipts (with their replies)."""
         raise NotImplementedError
 
     def scrub(self) -> str:

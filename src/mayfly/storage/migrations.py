@@ -40,6 +40,23 @@ SQLITE: list[str] = [
         WHERE state = 'waiting';
     CREATE INDEX IF NOT EXISTS secrets_keep_until ON secrets (keep_until);
     """,
+    # 2: replies (issue #11). The reply key, the proof hash that authorises a
+    # reply and the grants (one per view) on the secret; the replies in a table
+    # of their own, their ciphertexts in ciphertexts under "<secret id>/<n>",
+    # which no secret id can be. Older secrets get NULLs: no replies.
+    """
+    ALTER TABLE secrets ADD COLUMN reply_public_key BLOB;
+    ALTER TABLE secrets ADD COLUMN reply_wrapped_key BLOB;
+    ALTER TABLE secrets ADD COLUMN reply_hash BLOB;
+    ALTER TABLE secrets ADD COLUMN replies_left INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE replies (
+        secret_id TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        read_at REAL,
+        PRIMARY KEY (secret_id, number)
+    );
+    """,
 ]
 
 # --- Redis ---------------------------------------------------------------------

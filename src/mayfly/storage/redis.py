@@ -19,9 +19,19 @@ non-atomic command on another slot.) Per shard ``{0042}``:
     mayfly:{0042}:unread        zset    ids waiting and never viewed, by expires_at
     mayfly:{0042}:receipts      zset    every id, by keep_until
     mayfly:{0042}:counters      hash    the COUNTERS of this shard
+    mayfly:{0042}:replies:<id>  hash    replies to a secret: "<n>:created_at",
+                                        "<n>:read_at", "<n>:ciphertext" (until
+                                        read); expires at keep_until
 
 and, outside every shard, ``mayfly:format``: the format version of all of it
 (storage/migrations.py), checked when a process first connects.
+
+A secret that accepts replies keeps in its receipt hash the reply key
+(``reply_public_key``, ``reply_wrapped_key``), the link proof hash that
+authorises a reply (``reply_hash``), ``replies_left`` (one granted per view)
+and ``replies`` (how many were posted). Receipts written before replies
+existed simply lack these fields, which read as "no replies"; as the fields
+are only added, and a 0.1.0 reader ignores them, the format stays 1.
 
 Expiry. Redis itself deletes a ciphertext (and its proof hashes) at
 expires_at and a receipt at keep_until, whether or not mayfly ever purges.
@@ -71,7 +81,17 @@ from redis.retry import Retry
 
 from ..errors import ConfigError, StorageTooNew, StorageUnavailable
 from . import REDIS_SCHEMES
-from .base import COUNTERS, Live, NewRecord, Purged, Receipt, Storage, Taken
+from .base import (
+    COUNTERS,
+    Live,
+    NewRecord,
+    Purged,
+    Receipt,
+    ReplyInfo,
+    ReplyKey,
+    Storage,
+    Taken,
+)
 from .migrations import FORMAT_KEY, REDIS_FORMAT, too_new
 
 SHARDS = 1024
@@ -83,7 +103,7 @@ TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
 # How long ``scrub`` waits for Redis to rewrite its files.
 SCRUB_DEADLINE = 600.0
 
-# KEYS of every script: receipt, secret, expiring, unread, receipts, counters.
+# KEYS of every script: receipt, secret, expiring, unread, receipts, counters, replies.
 # ARGV[1] is the id and ARGV[2] the caller's clock, as Python wrote them (times
 # are stored as the strings Python sent, never reformatted by Lua).
 _PRELUDE = """
@@ -107,13 +127,18 @@ end
 
 _CREATE = """
 -- ARGV: id, now, created_at, expires_at, keep_until, max_views, expires_ms, keep_ms,
---       manage_hash, ciphertext, link_hash, access_hash, kdf
+--       manage_hash, ciphertext, link_hash, access_hash, kdf,
+--       reply_public_key, reply_wrapped_key (both empty: no replies)
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('ERR mayfly: id already taken')
 end
 redis.call('HSET', KEYS[1], 'state', 'waiting', 'manage_hash', ARGV[9],
   'created_at', ARGV[3], 'expires_at', ARGV[4], 'keep_until', ARGV[5],
   'max_views', ARGV[6], 'views_left', ARGV[6], 'failed_attempts', 0)
+if ARGV[14] ~= '' then
+  redis.call('HSET', KEYS[1], 'reply_public_key', ARGV[14], 'reply_wrapped_key', ARGV[15],
+    'reply_hash', ARGV[11], 'replies_left', 0, 'replies', 0)
+end
 redis.call('PEXPIREAT', KEYS[1], ARGV[8])
 redis.call('HSET', KEYS[2], 'ciphertext', ARGV[10], 'link_hash', ARGV[11],
   'access_hash', ARGV[12], 'kdf', ARGV[13])
@@ -130,7 +155,8 @@ if not live() then return false end
 local meta = redis.call('HMGET', KEYS[1], 'expires_at', 'max_views', 'views_left',
   'failed_attempts')
 local secret = redis.call('HMGET', KEYS[2], 'link_hash', 'access_hash', 'kdf')
-return {meta[1], meta[2], meta[3], meta[4], secret[1], secret[2], secret[3]}
+local reply_key = redis.call('HGET', KEYS[1], 'reply_public_key') or ''
+return {meta[1], meta[2], meta[3], meta[4], secret[1], secret[2], secret[3], reply_key}
 """
 
 _TAKE = """
@@ -140,6 +166,9 @@ local left = redis.call('HINCRBY', KEYS[1], 'views_left', -1)
 redis.call('HSETNX', KEYS[1], 'first_read_at', ARGV[2])
 redis.call('HSET', KEYS[1], 'last_read_at', ARGV[2])
 redis.call('ZREM', KEYS[4], id)
+if redis.call('HEXISTS', KEYS[1], 'reply_public_key') == 1 then
+  redis.call('HINCRBY', KEYS[1], 'replies_left', 1)
+end
 count('views_revealed')
 if left == 0 then
   finish('read')
@@ -186,8 +215,42 @@ _DROP_RECEIPT = """
 local due = redis.call('ZSCORE', KEYS[5], id)
 if not due or tonumber(due) > now then return 0 end
 redis.call('ZREM', KEYS[5], id)
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[7])
 return 1
+"""
+
+_RECEIPT_KEPT = """
+local function kept()
+  local keep_until = redis.call('HGET', KEYS[1], 'keep_until')
+  return keep_until and now < tonumber(keep_until)
+end
+"""
+
+_POST_REPLY = _RECEIPT_KEPT + """
+-- ARGV[3]: the reply's ciphertext
+if not kept() or redis.call('HEXISTS', KEYS[1], 'reply_public_key') == 0 then
+  return false
+end
+if tonumber(redis.call('HGET', KEYS[1], 'replies_left')) <= 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'replies_left', -1)
+local n = redis.call('HINCRBY', KEYS[1], 'replies', 1)
+redis.call('HSET', KEYS[7], n .. ':created_at', ARGV[2], n .. ':ciphertext', ARGV[3])
+-- Replies live exactly as long as their receipt.
+redis.call('PEXPIREAT', KEYS[7], redis.call('PEXPIRETIME', KEYS[1]))
+count('replies_posted')
+return n
+"""
+
+_TAKE_REPLY = _RECEIPT_KEPT + """
+-- ARGV[3]: the reply's number
+if not kept() then return false end
+local ciphertext = redis.call('HGET', KEYS[7], ARGV[3] .. ':ciphertext')
+if not ciphertext then return false end
+-- read_at first: the hash never empties, so it keeps its expiry.
+redis.call('HSET', KEYS[7], ARGV[3] .. ':read_at', ARGV[2])
+redis.call('HDEL', KEYS[7], ARGV[3] .. ':ciphertext')
+count('replies_read')
+return ciphertext
 """
 
 _SCRIPTS = {
@@ -198,6 +261,8 @@ _SCRIPTS = {
     "burn": _BURN,
     "expire": _EXPIRE,
     "drop_receipt": _DROP_RECEIPT,
+    "post_reply": _POST_REPLY,
+    "take_reply": _TAKE_REPLY,
 }
 _READ_ONLY = {"lookup"}
 
@@ -220,7 +285,8 @@ def secret_keys(secret_id: str) -> list[str]:
     """The KEYS of every script for one secret, all in one hash slot."""
     prefix = shard_prefix(shard_of(secret_id))
     return [f"{prefix}receipt:{secret_id}", f"{prefix}secret:{secret_id}",
-            f"{prefix}expiring", f"{prefix}unread", f"{prefix}receipts", f"{prefix}counters"]
+            f"{prefix}expiring", f"{prefix}unread", f"{prefix}receipts", f"{prefix}counters",
+            f"{prefix}replies:{secret_id}"]
 
 
 def _num(value: float) -> str:
@@ -355,18 +421,21 @@ class RedisStorage(Storage):
 
     def create(self, record: NewRecord) -> None:
         kdf = b"" if record.kdf is None else json.dumps(record.kdf).encode()
+        reply = record.reply_key or ReplyKey(b"", b"")
         self._run("create", record.id, _num(record.created_at), _num(record.created_at),
                   _num(record.expires_at), _num(record.keep_until), record.max_views,
                   _ms(record.expires_at), _ms(record.keep_until), record.manage_hash,
-                  record.ciphertext, record.link_hash, record.access_hash, kdf)
+                  record.ciphertext, record.link_hash, record.access_hash, kdf,
+                  reply.public_key, reply.wrapped_key)
 
     def lookup(self, secret_id: str, now: float) -> Live | None:
         row = self._run("lookup", secret_id, _num(now))
         if row is None:
             return None
-        expires_at, max_views, views_left, failed, link_hash, access_hash, kdf = row
+        expires_at, max_views, views_left, failed, link_hash, access_hash, kdf, reply_key = row
         return Live(secret_id, link_hash, access_hash, json.loads(kdf) if kdf else None,
-                    float(expires_at), int(max_views), int(views_left), int(failed))
+                    float(expires_at), int(max_views), int(views_left), int(failed),
+                    reply_key or None)
 
     def take(self, secret_id: str, now: float) -> Taken | None:
         row = self._run("take", secret_id, _num(now))
@@ -379,9 +448,31 @@ class RedisStorage(Storage):
     def burn(self, secret_id: str, now: float) -> bool:
         return self._run("burn", secret_id, _num(now)) == 1
 
+    def post_reply(self, secret_id: str, ciphertext: bytes, now: float) -> int | None:
+        number = self._run("post_reply", secret_id, _num(now), ciphertext)
+        return None if number is None else int(number)
+
+    def take_reply(self, secret_id: str, number: int, now: float) -> bytes | None:
+        return self._run("take_reply", secret_id, _num(now), int(number))
+
+    def _replies(self, secret_id: str, count: int) -> tuple[ReplyInfo, ...]:
+        if not count:
+            return ()
+        fields = [f"{n}:{name}" for n in range(1, count + 1) for name in ("created_at",
+                                                                          "read_at")]
+        with self._boundary():
+            values = self._redis().hmget(secret_keys(secret_id)[6], fields)
+        return tuple(
+            ReplyInfo(n, float(values[2 * n - 2]),
+                      None if values[2 * n - 1] is None else float(values[2 * n - 1]))
+            for n in range(1, count + 1) if values[2 * n - 2] is not None
+        )
+
     def receipt(self, secret_id: str, now: float) -> Receipt | None:
         names = ("manage_hash", "state", "created_at", "expires_at", "keep_until", "max_views",
-                 "views_left", "failed_attempts", "first_read_at", "last_read_at", "ended_at")
+                 "views_left", "failed_attempts", "first_read_at", "last_read_at", "ended_at",
+                 "reply_public_key", "reply_wrapped_key", "reply_hash", "replies_left",
+                 "replies")
         with self._boundary():
             row = self._redis().hmget(secret_keys(secret_id)[0], names)
         if row[0] is None or float(row[4]) <= now:
@@ -397,6 +488,10 @@ class RedisStorage(Storage):
             max_views=int(value["max_views"]), views_left=int(value["views_left"]),
             failed_attempts=int(value["failed_attempts"]), first_read_at=time("first_read_at"),
             last_read_at=time("last_read_at"), ended_at=time("ended_at"),
+            reply_key=None if value["reply_public_key"] is None else ReplyKey(
+                value["reply_public_key"], value["reply_wrapped_key"]),
+            reply_hash=value["reply_hash"], replies_left=int(value["replies_left"] or 0),
+            replies=self._replies(secret_id, int(value["replies"] or 0)),
         )
 
     def _due(self, index: str, now: float) -> list[str]:

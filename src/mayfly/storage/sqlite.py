@@ -31,7 +31,17 @@ from pathlib import Path
 
 from ..errors import StorageTooNew, StorageUnavailable
 from . import migrations
-from .base import COUNTERS, Live, NewRecord, Purged, Receipt, Storage, Taken
+from .base import (
+    COUNTERS,
+    Live,
+    NewRecord,
+    Purged,
+    Receipt,
+    ReplyInfo,
+    ReplyKey,
+    Storage,
+    Taken,
+)
 
 log = logging.getLogger(__name__)
 
@@ -242,13 +252,16 @@ class SQLiteStorage(Storage):
 
     def create(self, record: NewRecord) -> None:
         kdf = None if record.kdf is None else json.dumps(record.kdf)
+        reply = record.reply_key
         with self._write() as db:
             db.execute(
                 "INSERT INTO secrets (id, link_hash, access_hash, kdf, manage_hash, created_at,"
-                " expires_at, keep_until, max_views, views_left) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " expires_at, keep_until, max_views, views_left, reply_public_key,"
+                " reply_wrapped_key, reply_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (record.id, record.link_hash, record.access_hash, kdf, record.manage_hash,
                  record.created_at, record.expires_at, record.keep_until, record.max_views,
-                 record.max_views),
+                 record.max_views, reply and reply.public_key, reply and reply.wrapped_key,
+                 reply and record.link_hash),
             )
             db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)",
                        (record.id, record.ciphertext))
@@ -257,19 +270,21 @@ class SQLiteStorage(Storage):
     def lookup(self, secret_id: str, now: float) -> Live | None:
         row = self._read(
             "SELECT link_hash, access_hash, kdf, expires_at, max_views, views_left,"
-            f" failed_attempts FROM secrets WHERE id = ? AND {_LIVE}",
+            f" failed_attempts, reply_public_key FROM secrets WHERE id = ? AND {_LIVE}",
             (secret_id, now),
         )
         if row is None:
             return None
         kdf = None if row["kdf"] is None else json.loads(row["kdf"])
         return Live(secret_id, row["link_hash"], row["access_hash"], kdf, row["expires_at"],
-                    row["max_views"], row["views_left"], row["failed_attempts"])
+                    row["max_views"], row["views_left"], row["failed_attempts"],
+                    row["reply_public_key"])
 
     def take(self, secret_id: str, now: float) -> Taken | None:
         with self._write() as db:
             row = db.execute(
                 "UPDATE secrets SET views_left = views_left - 1,"
+                " replies_left = replies_left + (reply_public_key IS NOT NULL),"
                 " first_read_at = COALESCE(first_read_at, :now), last_read_at = :now"
                 f" WHERE id = :id AND {_LIVE.replace('?', ':now')} RETURNING views_left",
                 {"id": secret_id, "now": now},
@@ -323,16 +338,66 @@ class SQLiteStorage(Storage):
             self._scrubber.soon()
         return live is not None
 
+    def post_reply(self, secret_id: str, ciphertext: bytes, now: float) -> int | None:
+        with self._write() as db:
+            row = db.execute(
+                "SELECT replies_left FROM secrets WHERE id = ? AND keep_until > ?"
+                " AND reply_public_key IS NOT NULL", (secret_id, now),
+            ).fetchone()
+            if row is None or row["replies_left"] == 0:
+                return None if row is None else 0
+            db.execute("UPDATE secrets SET replies_left = replies_left - 1 WHERE id = ?",
+                       (secret_id,))
+            number = db.execute(
+                "INSERT INTO replies (secret_id, number, created_at) SELECT ?,"
+                " COALESCE(MAX(number), 0) + 1, ? FROM replies WHERE secret_id = ?"
+                " RETURNING number", (secret_id, now, secret_id),
+            ).fetchone()["number"]
+            db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)",
+                       (f"{secret_id}/{number}", ciphertext))
+            self._count(db, "replies_posted")
+        return number
+
+    def take_reply(self, secret_id: str, number: int, now: float) -> bytes | None:
+        key = f"{secret_id}/{number}"
+        with self._write() as db:
+            row = db.execute(
+                "UPDATE replies SET read_at = ? WHERE secret_id = ? AND number = ?"
+                " AND read_at IS NULL AND EXISTS (SELECT 1 FROM secrets"
+                " WHERE id = replies.secret_id AND keep_until > ?) RETURNING number",
+                (now, secret_id, number, now),
+            ).fetchone()
+            if row is None:
+                return None
+            ciphertext = db.execute("SELECT data FROM ciphertexts WHERE id = ?",
+                                    (key,)).fetchone()["data"]
+            db.execute("DELETE FROM ciphertexts WHERE id = ?", (key,))
+            self._count(db, "replies_read")
+        return ciphertext
+
+    def _replies(self, secret_id: str) -> tuple[ReplyInfo, ...]:
+        try:
+            rows = self._db().execute(
+                "SELECT number, created_at, read_at FROM replies WHERE secret_id = ?"
+                " ORDER BY number", (secret_id,)).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageUnavailable() from exc
+        return tuple(ReplyInfo(row["number"], row["created_at"], row["read_at"]) for row in rows)
+
     def receipt(self, secret_id: str, now: float) -> Receipt | None:
         row = self._read(
             "SELECT manage_hash, state, created_at, expires_at, max_views, views_left,"
-            " failed_attempts, first_read_at, last_read_at, ended_at"
-            " FROM secrets WHERE id = ? AND keep_until > ?",
+            " failed_attempts, first_read_at, last_read_at, ended_at, reply_hash, replies_left,"
+            " reply_public_key, reply_wrapped_key FROM secrets WHERE id = ? AND keep_until > ?",
             (secret_id, now),
         )
         if row is None:
             return None
-        return Receipt(id=secret_id, **{name: row[name] for name in row.keys()})
+        fields = {name: row[name] for name in row.keys()}
+        public_key, wrapped_key = fields.pop("reply_public_key"), fields.pop("reply_wrapped_key")
+        reply_key = None if public_key is None else ReplyKey(public_key, wrapped_key)
+        return Receipt(id=secret_id, **fields, reply_key=reply_key,
+                       replies=self._replies(secret_id))
 
     def purge(self, now: float) -> Purged:
         with self._write() as db:
@@ -348,6 +413,10 @@ class SQLiteStorage(Storage):
                 f"UPDATE secrets SET state = 'expired', ended_at = expires_at, {_FORGET}"
                 " WHERE state = 'waiting' AND expires_at <= ?", (now,)
             ).rowcount
+            old = "SELECT id FROM secrets WHERE keep_until <= ?"
+            db.execute("DELETE FROM ciphertexts WHERE id IN (SELECT secret_id || '/' || number"
+                       f" FROM replies WHERE secret_id IN ({old}))", (now,))
+            db.execute(f"DELETE FROM replies WHERE secret_id IN ({old})", (now,))
             receipts = db.execute("DELETE FROM secrets WHERE keep_until <= ?", (now,)).rowcount
             self._count(db, "secrets_expired_unread", unread)
         if expired or receipts:

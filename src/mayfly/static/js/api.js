@@ -2,14 +2,16 @@
 
 /** Why a call failed: kind is one of the names below, for the page to explain. */
 export class ApiError extends Error {
-  constructor(kind, { status = 0, problem = {} } = {}) {
+  constructor(kind, { status = 0, problem = {}, retryAfter = 0 } = {}) {
     super(problem.detail || problem.title || kind);
     this.name = "ApiError";
-    // gone | wrong-passphrase | forbidden | too-large | rate-limited | unreachable |
-    // unavailable | refused | server
+    // gone | wrong-passphrase | no-replies-left | forbidden | too-large | rate-limited |
+    // unreachable | unavailable | refused | server
     this.kind = kind;
     this.status = status;
     this.problem = problem;
+    // Seconds to wait before trying again (Retry-After of a 429 or 503), 0 if not said.
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -20,6 +22,7 @@ function kindOf(status, problem) {
   const type = String(problem.type || "");
   if (status === 404) return "gone";
   if (type.endsWith("/wrong-passphrase")) return "wrong-passphrase";
+  if (type.endsWith("/no-replies-left")) return "no-replies-left";
   if (status === 403) return "forbidden";
   if (status === 401) return "forbidden";
   if (status === 413) return "too-large";
@@ -49,7 +52,9 @@ async function call(method, path, { json = undefined, token = undefined } = {}) 
   } catch {
     // Not problem+json (a proxy's error page): the status says enough.
   }
-  throw new ApiError(kindOf(response.status, problem || {}), { status: response.status, problem });
+  const retryAfter = Math.max(0, Math.ceil(Number(response.headers.get("Retry-After")) || 0));
+  throw new ApiError(kindOf(response.status, problem || {}),
+    { status: response.status, problem, retryAfter });
 }
 
 const one = (id) => `/${encodeURIComponent(id)}`;
@@ -65,3 +70,9 @@ export const revealSecret = (id, linkProof, accessProof) =>
 export const getReceipt = (id, token) => call("GET", `${one(id)}/receipt`, { token });
 /** Burn early, with the manage token. */
 export const burnSecret = (id, token) => call("DELETE", one(id), { token });
+/** Post a reply to the sender: the link proof and the reply's ciphertext, base64url. */
+export const postReply = (id, linkProof, ciphertext) =>
+  call("POST", `${one(id)}/replies`, { json: { link_proof: linkProof, ciphertext } });
+/** Read a reply once, with the manage token; answers {ciphertext}. */
+export const revealReply = (id, number, token) =>
+  call("POST", `${one(id)}/replies/${Number(number)}/reveal`, { token });

@@ -1,15 +1,33 @@
 // What every page does: show the app (JavaScript runs), keep #key across a
 // language switch, close the language menu, password show/hide toggles and copy buttons.
-import { copyText } from "./dom.js";
+import { announce, copyText } from "./dom.js";
 import { t } from "./i18n.js";
 
 for (const node of document.querySelectorAll("[data-needs-js]")) node.hidden = false;
 
+let leaveWarning = () => "";
+
+/** Ask before a language switch throws away what the page holds: warning() says what, or "". */
+export function warnBeforeLeaving(warning) {
+  leaveWarning = warning;
+}
+
+const leave = document.getElementById("leave");
+document.getElementById("leave-stay").addEventListener("click", () => leave.close());
+
 // The language links redirect back here; a fragment on the followed link is
-// kept across the redirect, so the link key survives the switch.
+// kept across the redirect, so the link key survives the switch. A page that
+// holds what a reload loses (a draft, a new link, a read message) asks first.
 for (const link of document.querySelectorAll("a[data-keep-hash]")) {
-  link.addEventListener("click", () => {
+  link.addEventListener("click", (event) => {
     link.hash = location.hash;
+    const warning = leaveWarning();
+    if (!warning) return;
+    event.preventDefault();
+    document.getElementById("leave-text").textContent = warning;
+    document.getElementById("leave-go").href = link.href;
+    leave.showModal();
+    document.getElementById("leave-stay").focus();
   });
 }
 
@@ -40,7 +58,7 @@ for (const button of document.querySelectorAll("[data-toggle-password]")) {
   button.addEventListener("click", () => {
     const reveal = input.type === "password";
     input.type = reveal ? "text" : "password";
-    button.setAttribute("aria-pressed", String(reveal));
+    // The words say the state; an aria-pressed too would say it twice.
     button.textContent = reveal ? t("hide") : t("show");
   });
 }
@@ -53,6 +71,7 @@ for (const button of document.querySelectorAll("[data-copy]")) {
     if (!copied && "select" in source) source.select();
     button.textContent = copied ? t("copied") : t("copy");
     if (!copied) button.title = t("copy_failed");
+    announce(copied ? t("copied") : t("copy_failed"));
     setTimeout(() => {
       button.textContent = t("copy");
     }, 2000);

@@ -1,11 +1,12 @@
 // Compose and share: encrypt here, upload only ciphertext, show the link and its QR code.
-import "./common.js";
+import { warnBeforeLeaving } from "./common.js";
 import { ApiError, createSecret } from "./api.js";
 import {
-  b64encode, deriveKeys, kdfToJson, newKdf, newLinkKey, pack, proofHash, seal, sealedSize,
+  b64encode, deriveKeys, kdfToJson, newKdf, newLinkKey, newReplyKeys, pack, proofHash, seal,
+  sealedSize,
 } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
-import { formatBytes, formatTime, t } from "./i18n.js";
+import { formatAgainst, formatBytes, formatTime, t } from "./i18n.js";
 import { drawQr } from "./qr.js";
 
 const app = document.querySelector(".app");
@@ -26,7 +27,7 @@ function currentSize() {
 
 function refreshSize() {
   const used = currentSize();
-  size.textContent = t("size_of", { used: formatBytes(used), limit: formatBytes(maxBytes) });
+  size.textContent = t("size_of", formatAgainst(used, maxBytes));
   size.classList.toggle("over", used > maxBytes);
 }
 
@@ -37,6 +38,9 @@ function renderFiles() {
     remove.addEventListener("click", () => {
       files.splice(index, 1);
       renderFiles();
+      // Focus goes to the file now in this place, else the one before, else "Attach files".
+      const buttons = fileList.querySelectorAll("button");
+      (buttons[Math.min(index, buttons.length - 1)] ?? fileInput).focus();
     });
     return el("li", { testid: "file" }, el("span", { class: "name", textContent: file.name }),
       el("span", { class: "muted", textContent: formatBytes(file.size) }), remove);
@@ -78,7 +82,19 @@ drop.addEventListener("drop", (event) => {
   addFiles([...event.dataTransfer.files]);
 });
 
-/** Encrypt the form's message; return the body to upload and the link key. */
+/** The reply key pair, wrapped under a fresh receipt key; null if replies are off. */
+async function replyKey() {
+  if (!byId("allow-reply").checked) return { receiptKey: null, replyKey: null };
+  const receiptKey = newLinkKey();
+  const pair = await newReplyKeys(receiptKey);
+  return {
+    receiptKey,
+    replyKey: { public_key: b64encode(pair.publicKey),
+      wrapped_private_key: b64encode(pair.wrappedPrivateKey) },
+  };
+}
+
+/** Encrypt the form's message; return the body to upload and the link and receipt keys. */
 async function encrypt() {
   const attachments = await Promise.all(files.map(async (file) => ({
     name: file.name,
@@ -90,6 +106,7 @@ async function encrypt() {
   const linkKey = newLinkKey();
   const keys = await deriveKeys(linkKey, passphrase, kdf);
   const ciphertext = await seal(keys.contentKey, pack({ text: text.value, files: attachments }));
+  const { receiptKey, replyKey: reply } = await replyKey();
   const body = {
     ciphertext: b64encode(ciphertext),
     link_proof_hash: b64encode(await proofHash(keys.linkProof)),
@@ -97,13 +114,16 @@ async function encrypt() {
     kdf: kdf === null ? null : kdfToJson(kdf),
     expires_in: Number(byId("lifetime").value),
     max_views: Number(byId("views").value),
+    reply_key: reply,
   };
-  return { body, linkKey, passphrase };
+  return { body, linkKey, passphrase, receiptKey };
 }
 
-function showShare(created, linkKey, passphrase) {
+function showShare(created, linkKey, passphrase, receiptKey) {
   const link = `${created.url}#${b64encode(linkKey)}`;
-  const receipt = `${created.receipt_url}#${created.manage_token}`;
+  // The receipt key follows the token: only this link can open the replies.
+  const suffix = receiptKey === null ? "" : `.${b64encode(receiptKey)}`;
+  const receipt = `${created.receipt_url}#${created.manage_token}${suffix}`;
   byId("share-link").value = link;
   byId("receipt-link").value = receipt;
   byId("open-receipt").href = receipt;
@@ -112,15 +132,17 @@ function showShare(created, linkKey, passphrase) {
   document.querySelector("[data-testid=share-views]").textContent =
     t("views_allowed", { n: created.views_left });
   document.querySelector("[data-testid=share-passphrase]").hidden = passphrase === null;
-  drawQr(byId("qr"), link, byId("qr").getAttribute("aria-label"));
+  drawQr(byId("qr"), link, byId("qr").dataset.label);
   showSection(byId("share"));
 }
 
 function explain(error) {
   if (!(error instanceof ApiError)) return t("oops_server");
   switch (error.kind) {
-    case "too-large": return t("too_large", { limit: formatBytes(maxBytes) });
+    case "too-large": return t("too_large", formatAgainst(currentSize(), maxBytes));
     case "unreachable": return t("oops_unreachable");
+    case "rate-limited": return t("rate_limited", { n: error.retryAfter || 60 });
+    case "unavailable": return t("oops_unavailable");
     case "refused": return t("oops_refused", { detail: error.message });
     default: return t("oops_server");
   }
@@ -140,23 +162,30 @@ form.addEventListener("submit", async (event) => {
     return;
   }
   if (currentSize() > maxBytes) {
-    hint(composeHint, t("too_large", { limit: formatBytes(maxBytes) }));
+    hint(composeHint, t("too_large", formatAgainst(currentSize(), maxBytes)));
     return;
   }
   hint(composeHint, "");
   createButton.disabled = true;
   createButton.textContent = t("encrypting");
   try {
-    const { body, linkKey, passphrase } = await encrypt();
+    const { body, linkKey, passphrase, receiptKey } = await encrypt();
     const created = await createSecret(body);
-    showShare(created, linkKey, passphrase);
+    showShare(created, linkKey, passphrase, receiptKey);
   } catch (error) {
     hint(composeHint, explain(error));
   } finally {
     createButton.disabled = false;
     createButton.textContent = t("create");
   }
+  // A disabled button drops focus to <body>; give it back unless the share view took it.
+  if (byId("share").hidden) createButton.focus();
 });
 
+warnBeforeLeaving(() => {
+  if (!byId("share").hidden) return t("leave_link");
+  const draft = text.value.trim() || files.length > 0 || byId("passphrase").value;
+  return draft ? t("leave_draft") : "";
+});
 refreshSize();
 grow();

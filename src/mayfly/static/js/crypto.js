@@ -2,7 +2,7 @@
 //
 // Pure: no DOM, no network. Bytes are Uint8Array in and out; the only
 // primitives are the Web Crypto API's HKDF-SHA256, PBKDF2-HMAC-SHA256,
-// AES-256-GCM and SHA-256. mayfly/crypto.py is the same protocol in Python;
+// AES-256-GCM, SHA-256 and, for replies, ECDH on P-256. mayfly/crypto.py is the same protocol in Python;
 // both pass tests/vectors/protocol_v1.json.
 
 export const VERSION = 1;
@@ -22,6 +22,12 @@ const AAD = encoder.encode("mayfly/v1");
 const INFO_LINK_PROOF = encoder.encode("mayfly/v1 link-proof");
 const INFO_ACCESS_PROOF = encoder.encode("mayfly/v1 access-proof");
 const INFO_CONTENT_KEY = encoder.encode("mayfly/v1 content-key");
+const INFO_REPLY_WRAP = encoder.encode("mayfly/v1 reply-wrap");
+const INFO_REPLY_KEY = encoder.encode("mayfly/v1 reply-key");
+// An uncompressed P-256 point (0x04 || x || y) and a private scalar.
+export const PUBLIC_KEY_BYTES = 65;
+export const PRIVATE_KEY_BYTES = 32;
+const P256 = { name: "ECDH", namedCurve: "P-256" };
 const subtle = globalThis.crypto.subtle;
 
 /** Raised for anything that cannot be decrypted or parsed: a damaged link or blob. */
@@ -298,4 +304,94 @@ export function sealedSize(text, files) {
   };
   const fileBytes = files.reduce((sum, f) => sum + f.size, 0);
   return 4 + encoder.encode(JSON.stringify(header)).length + fileBytes + ENVELOPE_OVERHEAD;
+}
+
+// --- replies: the reader encrypts to the sender's public key ---
+
+/** The wrap key of the sender's private key, from the receipt link's 32-byte secret. */
+export function replyWrapKey(receiptKey) {
+  if (!(receiptKey instanceof Uint8Array) || receiptKey.length !== KEY_BYTES) {
+    throw new TypeError("the receipt key must be 32 bytes");
+  }
+  return hkdf(receiptKey, INFO_REPLY_WRAP);
+}
+
+/** Import a private scalar with its public point (Web Crypto wants both, as JWK). */
+function importPrivate(scalar, publicKey) {
+  const jwk = {
+    kty: "EC", crv: "P-256", ext: true, d: b64encode(scalar),
+    x: b64encode(publicKey.subarray(1, 33)), y: b64encode(publicKey.subarray(33, 65)),
+  };
+  return subtle.importKey("jwk", jwk, P256, false, ["deriveBits"]);
+}
+
+async function importPublic(point) {
+  if (point.length !== PUBLIC_KEY_BYTES || point[0] !== 0x04) throw new DecryptionFailed();
+  try {
+    return await subtle.importKey("raw", point, P256, false, []);
+  } catch {
+    throw new DecryptionFailed();
+  }
+}
+
+/** A fresh P-256 pair as {publicKey: 65 bytes, scalar: 32 bytes}. */
+async function newPair() {
+  const pair = await subtle.generateKey(P256, true, ["deriveBits"]);
+  const publicKey = new Uint8Array(await subtle.exportKey("raw", pair.publicKey));
+  const scalar = b64decode((await subtle.exportKey("jwk", pair.privateKey)).d);
+  return { publicKey, scalar };
+}
+
+/**
+ * The sender's reply key pair: {publicKey, wrappedPrivateKey}.
+ * receiptKey: the 32-byte secret of the receipt link's fragment.
+ * fixed: {scalar, publicKey, nonce} only in the test vectors; a fresh pair otherwise.
+ */
+export async function newReplyKeys(receiptKey, fixed = null) {
+  const pair = fixed ?? (await newPair());
+  const nonce = fixed?.nonce ?? randomBytes(NONCE_BYTES);
+  const wrapped = await seal(await replyWrapKey(receiptKey), pair.scalar, nonce);
+  return { publicKey: pair.publicKey, wrappedPrivateKey: wrapped };
+}
+
+async function replyContentKey(privateKey, otherPublic, ephemeral, recipient) {
+  const shared = new Uint8Array(await subtle.deriveBits(
+    { name: "ECDH", public: otherPublic }, privateKey, 256));
+  return hkdf(shared, concat(INFO_REPLY_KEY, ephemeral, recipient));
+}
+
+/**
+ * Encrypt to the sender: ephemeral public key (65 bytes) || sealed envelope.
+ * publicKey: the sender's 65-byte point; plaintext: the packed reply.
+ * fixed: {scalar, publicKey, nonce} of the ephemeral pair, only in the test vectors.
+ */
+export async function sealReply(publicKey, plaintext, fixed = null) {
+  const recipient = await importPublic(publicKey);
+  const pair = fixed ?? (await newPair());
+  const privateKey = await importPrivate(pair.scalar, pair.publicKey);
+  const key = await replyContentKey(privateKey, recipient, pair.publicKey, publicKey);
+  const nonce = fixed?.nonce ?? randomBytes(NONCE_BYTES);
+  return concat(pair.publicKey, await seal(key, plaintext, nonce));
+}
+
+/** The sender's private scalar; a wrong receipt key throws DecryptionFailed. */
+export async function unwrapReplyKey(receiptKey, wrappedPrivateKey) {
+  const scalar = await unseal(await replyWrapKey(receiptKey), wrappedPrivateKey);
+  if (scalar.length !== PRIVATE_KEY_BYTES) throw new DecryptionFailed();
+  return scalar;
+}
+
+/** Decrypt what sealReply made, with the sender's private scalar and public key. */
+export async function openReply(scalar, publicKey, blob) {
+  if (blob.length < PUBLIC_KEY_BYTES + ENVELOPE_OVERHEAD) throw new DecryptionFailed();
+  const ephemeral = blob.subarray(0, PUBLIC_KEY_BYTES);
+  let privateKey;
+  try {
+    privateKey = await importPrivate(scalar, publicKey);
+  } catch {
+    throw new DecryptionFailed();
+  }
+  const key = await replyContentKey(privateKey, await importPublic(ephemeral), ephemeral,
+    publicKey);
+  return unseal(key, blob.subarray(PUBLIC_KEY_BYTES));
 }

@@ -22,11 +22,20 @@ export function showSection(section) {
   for (const child of app.children) {
     if (child.tagName === "SECTION") child.hidden = child !== section;
   }
+  if (section.dataset.title) document.title = section.dataset.title;
   const heading = section.querySelector("h1");
   if (heading) {
     heading.tabIndex = -1;
     heading.focus();
   }
+}
+
+/** Say text through the page's polite live region (a screen reader reads it out). */
+export function announce(text) {
+  const region = document.getElementById("announce");
+  region.textContent = "";
+  // A fresh node each time, so that the same words twice are announced twice.
+  setTimeout(() => region.append(text), 50);
 }
 
 /** Show a hint (role=alert) under a form, or hide it with an empty text. */

@@ -25,15 +25,31 @@ export function formatTime(iso) {
     .format(new Date(iso));
 }
 
-/** A byte count for people: 512 B, 1.5 KB, 10 MB. */
-export function formatBytes(bytes) {
-  const units = ["B", "KB", "MB", "GB"];
-  let value = bytes;
+const UNITS = ["B", "KiB", "MiB", "GiB"]; // binary units, named as such
+
+/** The binary unit that suits a byte count: 0 for B, 1 for KiB... */
+function unitOf(bytes) {
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
+  while (bytes >= 1024 ** (unit + 1) && unit < UNITS.length - 1) unit += 1;
+  return unit;
+}
+
+function inUnit(bytes, unit, digits) {
+  const number = new Intl.NumberFormat(locale, { maximumFractionDigits: unit ? digits : 0 });
+  return `${number.format(bytes / 1024 ** unit)} ${UNITS[unit]}`;
+}
+
+/** A byte count for people: 512 B, 1.5 KiB, 10 MiB. */
+export const formatBytes = (bytes) => inUnit(bytes, unitOf(bytes), 1);
+
+/** A size and a limit in one unit, the limit's, with the digits it takes to tell them apart. */
+export function formatAgainst(bytes, limit) {
+  for (let unit = unitOf(limit); unit > 0; unit -= 1) {
+    for (let digits = 1; digits <= 3; digits += 1) {
+      const used = inUnit(bytes, unit, digits);
+      const max = inUnit(limit, unit, digits);
+      if (bytes === limit || used !== max) return { used, limit: max };
+    }
   }
-  const number = new Intl.NumberFormat(locale, { maximumFractionDigits: unit ? 1 : 0 });
-  return `${number.format(value)} ${units[unit]}`;
+  return { used: inUnit(bytes, 0, 0), limit: inUnit(limit, 0, 0) };
 }

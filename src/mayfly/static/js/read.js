@@ -1,11 +1,12 @@
 // The notification and the message: nothing is spent until the reader presses Read.
-import "./common.js";
+import { warnBeforeLeaving } from "./common.js";
 import { ApiError, revealSecret, secretMetadata } from "./api.js";
 import {
   b64decode, b64encode, DecryptionFailed, deriveKeys, KEY_BYTES, kdfFromJson, unpack, unseal,
 } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
 import { formatBytes, t } from "./i18n.js";
+import { offerReply } from "./reply.js";
 
 const app = document.querySelector(".app");
 const secretId = app.dataset.secretId;
@@ -65,6 +66,9 @@ async function read(key) {
     b64encode(keys.accessProof));
   const plaintext = await unseal(keys.contentKey, b64decode(revealed.ciphertext));
   showMessage(unpack(plaintext), revealed.views_left);
+  if (revealed.reply_public_key) {
+    offerReply(secretId, b64decode(revealed.reply_public_key), keys.linkProof);
+  }
 }
 
 function fail(error) {
@@ -87,10 +91,17 @@ function fail(error) {
     oops(t("oops_damaged"));
   } else if (error.kind === "unreachable") {
     hint(readHint, t("oops_unreachable"));
+  } else if (error.kind === "rate-limited") {
+    // Nothing was spent: say how long to wait, and keep the Read button.
+    hint(readHint, t("rate_limited", { n: error.retryAfter || 60 }));
+  } else if (error.kind === "unavailable") {
+    hint(readHint, t("oops_unavailable"));
   } else {
     oops(t("oops_server"));
   }
 }
+
+warnBeforeLeaving(() => (byId("message").hidden ? "" : t("leave_message")));
 
 const key = linkKey();
 if (key === null) {
@@ -113,6 +124,10 @@ if (key === null) {
     } finally {
       readButton.disabled = false;
       readButton.textContent = t("read");
+    }
+    // Still on the form (a hint, not a new view): focus back where it was, not <body>.
+    if (document.activeElement === document.body && !byId("notification").hidden) {
+      (passphraseInput ?? readButton).focus();
     }
   });
 }

@@ -1,4 +1,4 @@
-"""Real Redis servers for the tests: standalone and a 3-master cluster, on loopback.
+"""Real Redis servers for tests and the benchmark: standalone and a 3-master cluster.
 
 Each server runs in its own temporary directory on a free port; nothing here
 touches a Redis the machine may already run. Missing binaries fail loudly.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from .live import free_port
+from .processes import free_port
 
 START_TIMEOUT = 15.0
 
@@ -22,7 +22,9 @@ START_TIMEOUT = 15.0
 def binary(name: str) -> str:
     """A Redis program; a missing one is a failure, not a skip."""
     found = shutil.which(name)
-    assert found, f"{name} is not installed (Debian: apt-get install redis-server redis-tools)"
+    if not found:
+        raise RuntimeError(f"{name} is not installed (Debian: apt-get install redis-server"
+                           " redis-tools)")
     return found
 
 
