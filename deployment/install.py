@@ -421,7 +421,11 @@ def install(opts: Options, runner: Runner) -> None:
 
     runner.step("System packages")
     runner.run(["apt-get", "update", "-q"], env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    runner.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES],
+    # Keep configuration files already there (a restored /etc/letsencrypt, say)
+    # instead of asking about them, which fails without a terminal.
+    runner.run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold",
+                *APT_PACKAGES],
                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
 
     runner.step(f"Service user {opts.user} (group {opts.web_group} for the socket)")

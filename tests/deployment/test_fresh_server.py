@@ -573,3 +573,33 @@ def test_a_second_run_with_nothing_new_changes_nothing(server):
     assert processes(server) == serving
     assert fingerprint(server) == files
 
+
+# --- Debian 13 --------------------------------------------------------------------------
+
+
+def test_the_same_install_works_on_debian_13(server, tmp_path):
+    """trixie, bootstrapped from the same mirror: install, serve over HTTPS, sandboxed."""
+    server.guest.poweroff()  # its nginx holds ports 80 and 443
+    guest = Guest("trixie", tmp_path, "mayfly-trixie")
+    try:
+        prepare(guest, server.checkout, server.pebble.cert)
+        record("trixie boot to running", f"{guest.boot():.1f} s")
+        trixie = Server(guest=guest, pebble=server.pebble, ca_file=server.ca_file,
+                        checkout=server.checkout)
+        record("trixie first install", f"{trixie.install().seconds:.1f} s")
+        assert guest.path("/etc/os-release").read_text().count('VERSION_CODENAME=trixie') == 1
+        response = trixie.session().get(f"{BASE}/healthz", timeout=10)
+        assert response.status_code == 200
+        assert trixie.systemctl("is-active", "mayfly.service").stdout.strip() == "active"
+        client = trixie.client()
+        sent = client.send(crypto.Message("on Debian 13"))
+        assert client.read(Link.parse(sent.link))[0].text == "on Debian 13"
+        units = [arg for unit in UNITS for arg in ("-u", unit)]
+        warnings = guest.nsenter(["journalctl", "-b", "-p", "warning", "-o", "cat",
+                                  "--no-pager", *units]).stdout
+        assert warnings.strip() in {"", "-- No entries --"}, warnings
+        main = trixie.show("mayfly.service", "MainPID")
+        status = proc_status(trixie, main)
+        assert (status["NoNewPrivs"], status["Seccomp"]) == ("1", "2")
+    finally:
+        guest.remove()

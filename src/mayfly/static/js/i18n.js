@@ -42,8 +42,11 @@ function inUnit(bytes, unit, digits) {
 /** A byte count for people: 512 B, 1.5 KiB, 10 MiB. */
 export const formatBytes = (bytes) => inUnit(bytes, unitOf(bytes), 1);
 
-/** A size and a limit in one unit, the limit's, with the digits it takes to tell them apart. */
+/** A size and its limit, in binary units, with the digits it takes to tell them apart. */
 export function formatAgainst(bytes, limit) {
+  const [used, max] = [formatBytes(bytes), formatBytes(limit)];
+  if (bytes === limit || used !== max) return { used, limit: max };
+  // Just over (or under) the limit: the limit's unit, with more digits or a smaller unit.
   for (let unit = unitOf(limit); unit > 0; unit -= 1) {
     for (let digits = 1; digits <= 3; digits += 1) {
       const used = inUnit(bytes, unit, digits);
