@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from harness.redis_servers import RedisServer
 from playwright.sync_api import Page, expect
 
 from ..live import LiveServer
-from ..redis_servers import RedisServer
 from .story import choose_language, create_secret, open_link, read_message
 
 pytestmark = pytest.mark.slow  # real Chromium and uWSGI
