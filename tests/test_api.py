@@ -94,7 +94,7 @@ def test_knowing_only_the_id_neither_reads_nor_burns_nor_spends_attempts(client)
     for _ in range(20):
         assert_problem(reveal(client, made, link=os.urandom(32), access=os.urandom(32)), 403)
     assert_problem(client.delete(f"/api/v1/secrets/{made.id}"), 401)
-    assert_problem(client.delete(f"/api/v1/secrets/{made.id}", headers=made.auth("x" * 43)), 403)
+    assert_problem(client.delete(f"/api/v1/secrets/{made.id}", headers=made.auth("x" * 43)), 404)
     assert client.get(f"/api/v1/secrets/{made.id}").get_json()["attempts_left"] == 5
     assert reveal(client, made).status_code == 200
 
@@ -165,7 +165,25 @@ def test_receipt_needs_the_right_token(client):
     assert_problem(client.get(url), 401)
     assert_problem(client.get(url, headers={"Authorization": "Basic eDp5"}), 401)
     other = "B" if made.token.endswith("A") else "A"
-    assert_problem(client.get(url, headers=made.auth(made.token[:-1] + other)), 403)
+    assert_problem(client.get(url, headers=made.auth(made.token[:-1] + other)), 404)
+    assert client.get(url, headers=made.auth()).status_code == 200
+
+
+@pytest.mark.every_backend
+def test_a_wrong_receipt_token_answers_as_for_an_id_that_never_existed(client):
+    live, read, burned = make_secret(client), make_secret(client), make_secret(client)
+    reveal(client, read)
+    client.delete(f"/api/v1/secrets/{burned.id}", headers=burned.auth())
+    wrong = {"Authorization": "Bearer " + "x" * 43}
+    answers = set()
+    for secret_id in (live.id, read.id, burned.id, "A" * 24):
+        for response in (client.get(f"/api/v1/secrets/{secret_id}/receipt", headers=wrong),
+                         client.delete(f"/api/v1/secrets/{secret_id}", headers=wrong)):
+            answers.add((response.status_code, response.headers["Content-Type"],
+                         response.get_data()))
+    assert len(answers) == 1, answers
+    assert answers.pop()[0] == 404
+    assert client.get(f"/api/v1/secrets/{live.id}").status_code == 200  # nothing burned
 
 
 @pytest.mark.every_backend

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import closing
 
 import pytest
 from click.testing import CliRunner
 
 from mayfly import app_rules, cli, create_app
+from mayfly.storage.sqlite import SCRUB_AFTER
 
 from .helpers import make_secret
 from .test_api import reveal
@@ -68,11 +70,33 @@ def test_read_secret_leaves_no_ciphertext_or_proof_hash_behind(app, client, tmp_
     assert made.ciphertext[1:64] not in db_path.read_bytes()
 
 
+@pytest.mark.parametrize("end", ["read", "burned"])
+def test_an_ended_secret_leaves_the_wal_soon_with_connections_open(app, client, tmp_path, end):
+    made = make_secret(client, size=20_000)
+    needle = made.ciphertext[1:64]
+    files = [tmp_path / name for name in ("mayfly.db", "mayfly.db-wal", "mayfly.db-shm")]
+
+    def holding() -> list[str]:
+        return [path.name for path in files if path.exists() and needle in path.read_bytes()]
+
+    assert holding() == ["mayfly.db-wal"]
+    if end == "read":
+        assert reveal(client, made).status_code == 200
+    else:
+        assert client.delete(f"/api/v1/secrets/{made.id}", headers=made.auth()).status_code == 204
+    deadline = time.monotonic() + 10 * SCRUB_AFTER
+    while holding() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert holding() == []  # the app's connection is still open: nobody closed it
+    assert app_rules(app).storage.ping() is None
+
+
 def test_purge_command_purges_the_configured_storage(tmp_path, monkeypatch):
     monkeypatch.setenv("MAYFLY_DATA_DIR", str(tmp_path))
     result = CliRunner().invoke(cli.main, ["purge"])
     assert result.exit_code == 0, result.output
-    assert result.output == "purged 0 expired message(s) and 0 old receipt(s)\n"
+    assert result.output == ("purged 0 expired message(s) and 0 old receipt(s)\n"
+                             "checkpointed the database and truncated its WAL\n")
 
 
 def test_commands_report_a_bad_setting_in_one_line(monkeypatch):

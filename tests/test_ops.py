@@ -6,13 +6,14 @@ import json
 import os
 
 import pytest
+from jsonschema import ValidationError
 from openapi_spec_validator import validate
 
 from mayfly import app_rules
 from mayfly.crypto import b64encode
 from mayfly.errors import StorageUnavailable
 
-from .helpers import KDF, make_secret
+from .helpers import KDF, create_body, make_secret
 from .test_api import assert_problem, reveal
 
 
@@ -119,6 +120,73 @@ def test_real_responses_conform_to_the_openapi_schemas(client):
     conforms(document, "Receipt", receipt)
     conforms(document, "Problem", reveal(client, made, access=os.urandom(32)).get_json())
     conforms(document, "Problem", client.post("/api/v1/secrets", json={"x": 1}).get_json())
+
+
+ENVELOPE = b"\x01" + bytes(40)
+GOOD = create_body(ENVELOPE, bytes(32), bytes(32))
+# Bodies the server refuses whatever its settings; each must be refused by the schema too.
+REFUSED = [
+    {**GOOD, "extra": 1},
+    {k: v for k, v in GOOD.items() if k != "ciphertext"},
+    {**GOOD, "ciphertext": ""},
+    {**GOOD, "ciphertext": "not base64!"},
+    {**GOOD, "ciphertext": b64encode(ENVELOPE) + "="},
+    {**GOOD, "ciphertext": b64encode(ENVELOPE)[:-1] + "B"},  # non-canonical last character
+    {**GOOD, "ciphertext": b64encode(ENVELOPE) + "AA"},  # a length base64 never has
+    {**GOOD, "ciphertext": b64encode(b"\x01abc")},
+    {**GOOD, "ciphertext": b64encode(b"\x09" + bytes(40))},
+    {**GOOD, "ciphertext": 12},
+    {**GOOD, "link_proof_hash": b64encode(bytes(31))},
+    {**GOOD, "link_proof_hash": b64encode(bytes(32))[:-1] + "B"},
+    {**GOOD, "access_proof_hash": None},
+    {**GOOD, "expires_in": 0},
+    {**GOOD, "expires_in": 10**30},
+    {**GOOD, "expires_in": "3600"},
+    {**GOOD, "max_views": 0},
+    {**GOOD, "max_views": 101},
+    {**GOOD, "max_views": True},
+    {**GOOD, "kdf": "PBKDF2"},
+    {**GOOD, "kdf": {**KDF, "iterations": 1000}},
+    {**GOOD, "kdf": {**KDF, "salt": b64encode(bytes(8))}},
+    {**GOOD, "kdf": {**KDF, "salt": b64encode(bytes(65))}},
+    {**GOOD, "kdf": {**KDF, "salt": b64encode(bytes(16))[:-1] + "B"}},
+    {**GOOD, "kdf": {**KDF, "name": "scrypt"}},
+    {**GOOD, "kdf": {**KDF, "pepper": 1}},
+]
+REFUSED_PROOFS = [
+    {}, {"link_proof": "AA"}, {"link_proof": b64encode(bytes(32))},
+    {"link_proof": b64encode(bytes(32)), "access_proof": b64encode(bytes(32)), "x": 1},
+    {"link_proof": b64encode(bytes(33)), "access_proof": b64encode(bytes(32))},
+    {"link_proof": b64encode(bytes(32))[:-1] + "B", "access_proof": b64encode(bytes(32))},
+    {"link_proof": b64encode(bytes(32)), "access_proof": b64encode(bytes(32))[:-1] + "F"},
+]
+
+
+@pytest.mark.parametrize("body", REFUSED)
+def test_create_bodies_the_server_refuses_are_schema_invalid(client, body):
+    assert client.post("/api/v1/secrets", json=body).status_code in {400, 413}
+    with pytest.raises(ValidationError):
+        conforms(openapi_document(client), "NewSecret", body)
+
+
+@pytest.mark.parametrize("body", REFUSED_PROOFS)
+def test_reveal_bodies_the_server_refuses_are_schema_invalid(client, body):
+    made = make_secret(client)
+    assert client.post(f"/api/v1/secrets/{made.id}/reveal", json=body).status_code == 400
+    with pytest.raises(ValidationError):
+        conforms(openapi_document(client), "Proofs", body)
+
+
+@pytest.mark.parametrize("body", [
+    GOOD, create_body(b"\x01" + bytes(28), bytes(32), bytes(32), kdf=KDF, max_views=100),
+    create_body(b"\x01" + os.urandom(1000), os.urandom(32), os.urandom(32),
+                kdf={**KDF, "salt": b64encode(os.urandom(64))}, expires_in=300),
+])
+def test_create_bodies_the_server_accepts_are_schema_valid(client, body):
+    assert client.post("/api/v1/secrets", json=body).status_code == 201
+    conforms(openapi_document(client), "NewSecret", body)
+    made = make_secret(client)
+    conforms(openapi_document(client), "Proofs", made.proofs())
 
 
 def test_reply_responses_conform_to_the_openapi_schemas(client):

@@ -6,13 +6,6 @@ import pytest
 
 from mayfly.redirects import local_path, local_redirect
 
-
-@pytest.fixture
-def storage_url(sqlite_url):
-    """Redirects do not depend on the backend: SQLite only."""
-    return sqlite_url
-
-
 EVIL = [
     "//evil.example/", "///evil.example", "/\\evil.example", "\\\\evil.example",
     "https://evil.example/", "HTTPS://evil.example", "javascript:alert(1)", "data:text/html,x",

@@ -51,7 +51,7 @@ def data_directory(settings) -> str:
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the application: settings, storage, rules, blueprints, headers, limits."""
-    from . import api, limits, ops, problems, security, web
+    from . import api, bodies, limits, ops, problems, security, web
     from . import config as settings_module
     from .rules import Rules
     from .storage import open_storage
@@ -63,6 +63,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
                            settings.sqlite_synchronous)
     app.extensions[EXTENSION] = Rules(storage, settings)
     app.config["MAX_CONTENT_LENGTH"] = api.max_body_bytes(settings)
+    bodies.init_app(app, app.config["MAX_CONTENT_LENGTH"])
     app.json.sort_keys = False
 
     security.init_app(app, settings)

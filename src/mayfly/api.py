@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from . import app_rules, crypto
+from . import app_rules, bodies, crypto
 from .config import Settings
 from .errors import InvalidInput
 from .limits import rate_limited
@@ -43,10 +42,7 @@ def json_body() -> object:
     """The request's JSON document; anything else is a clear 400 or 415."""
     if not request.is_json:
         raise InvalidInput("send the body as Content-Type: application/json")
-    try:
-        return json.loads(request.get_data(cache=False))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("the body is not valid JSON") from None
+    return bodies.parse_json(bodies.read_body())
 
 
 def _receipt_json(receipt: Receipt) -> dict:

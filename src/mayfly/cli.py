@@ -435,17 +435,21 @@ def burn(receipt_link):
 
 @main.command()
 def purge():
-    """Delete expired messages and old receipts from the local storage now.
+    """Delete expired messages and old receipts now, and wipe ended ones from the files.
 
     Example: MAYFLY_DATA_DIR=/var/lib/mayfly mayfly purge
     """
     from . import app_rules, create_app
 
     try:
-        purged = app_rules(create_app()).purge()
+        rules = app_rules(create_app())
+        purged = rules.purge()
+        click.echo(f"purged {purged.expired} expired message(s) and {purged.receipts}"
+                   " old receipt(s)")
+        # Then what ended since the last run leaves the files too (the WAL, the AOF).
+        click.echo(rules.storage.scrub())
     except MayflyError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"purged {purged.expired} expired message(s) and {purged.receipts} old receipt(s)")
 
 
 @main.command()

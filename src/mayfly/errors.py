@@ -4,7 +4,7 @@
     ├── InvalidInput            400  a value is malformed (carries the field and why)
     ├── PayloadTooLarge         413  the ciphertext is over the operator's limit
     ├── Unauthorized            401  no manage token was given
-    ├── Forbidden               403  a proof or a token does not match
+    ├── Forbidden               403  a proof does not match
     │   └── WrongPassphrase     403  the access proof failed; an attempt was counted
     ├── SecretGone              404  missing, expired, burned: all look the same
     ├── NoRepliesLeft           409  every reply this message allows was sent

@@ -29,12 +29,20 @@ def wants_page() -> bool:
     return not request.path.startswith("/api/") and request.accept_mimetypes.accept_html
 
 
+# Headers that tell a client what to do next: kept whether it gets a page or a problem.
+_KEPT_HEADERS = ("Retry-After", "Allow")
+
+
 def _page_or_problem(response: Response, error: Exception) -> Response:
     # Handed over by web.init_app, so that this module needs no templates nor Babel.
     render = current_app.extensions.get("mayfly.error_page")
-    if render is not None and wants_page():
-        return render(response.status_code, error)
-    return response
+    if render is None or not wants_page():
+        return response
+    page = render(response.status_code, error)
+    for header in _KEPT_HEADERS:
+        if header in response.headers:
+            page.headers[header] = response.headers[header]
+    return page
 
 
 def _mayfly_error(error: MayflyError) -> Response:
@@ -45,7 +53,7 @@ def _mayfly_error(error: MayflyError) -> Response:
 def _http_error(error: HTTPException) -> Response:
     response = problem(error.code or 500, error.name, error.description)
     original = error.get_response().headers
-    for header in ("Retry-After", "Allow"):
+    for header in _KEPT_HEADERS:
         if header in original:
             response.headers[header] = original[header]
     return _page_or_problem(response, error)

@@ -41,6 +41,8 @@ WRAPPED_KEY_BYTES = MIN_CIPHERTEXT + crypto.PRIVATE_KEY_BYTES
 CREATE_FIELDS = {"ciphertext", "link_proof_hash", "access_proof_hash", "kdf", "expires_in",
                  "max_views", "reply_key"}
 REVEAL_FIELDS = {"link_proof", "access_proof"}
+# Compared with when there is no receipt, so that a missing id costs what a wrong token does.
+_NO_RECEIPT = bytes(32)
 REPLY_KEY_FIELDS = {"public_key", "wrapped_private_key"}
 REPLY_FIELDS = {"link_proof", "ciphertext"}
 
@@ -277,13 +279,19 @@ class Rules:
         return ciphertext
 
     def _authorised_receipt(self, secret_id: str, token: str | None) -> Receipt:
+        """The receipt, if the token is its own; anything else looks like a missing id.
+
+        A wrong token once answered 403 for an id that existed and 404 for one
+        that never did: an oracle for which ids were used. Both are now the one
+        404, after the same work (a hash and a comparison either way).
+        """
         if not token:
             raise Unauthorized()
+        presented = _digest(token)
         receipt = valid_id(secret_id) and self.storage.receipt(secret_id, self.clock())
-        if not receipt:
+        expected = receipt.manage_hash if receipt else _NO_RECEIPT
+        if not hmac.compare_digest(presented, expected) or not receipt:
             raise SecretGone()
-        if not hmac.compare_digest(_digest(token), receipt.manage_hash):
-            raise Forbidden("the manage token does not match")
         return as_of(receipt, self.clock())
 
     def receipt(self, secret_id: str, token: str | None) -> Receipt:

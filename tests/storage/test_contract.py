@@ -121,6 +121,17 @@ def test_purge_removes_expired_ciphertexts_and_old_receipts(storage):
     assert storage.take(lasting.id, NOW + 161) is not None
 
 
+def test_scrub_leaves_the_secrets_and_says_what_it_did(storage):
+    kept, taken = new_record(views=2), new_record()
+    storage.create(kept)
+    storage.create(taken)
+    storage.take(taken.id, NOW)
+    assert storage.scrub()
+    assert storage.lookup(kept.id, NOW).views_left == 2
+    assert storage.take(taken.id, NOW) is None
+    assert storage.receipt(taken.id, NOW).state == "read"
+
+
 def test_counters_count_every_outcome(storage):
     assert storage.counters() == dict.fromkeys(COUNTERS, 0)
     read, failed, burned, expired = (new_record() for _ in range(4))

@@ -27,6 +27,11 @@ Contract, for every method taking ``now`` (seconds since the epoch):
   same step (one reply per view). ``post_reply`` uses one grant and stores the
   reply atomically; ``take_reply`` hands a reply's ciphertext out at most once
   and removes it in the same step. Replies disappear with their receipt.
+* Once a secret ends (read, burned, failed, expired and purged), its
+  ciphertext must leave the backend's files within a bounded time, not
+  only its tables: the backend scrubs by itself what it can do cheaply off
+  the request path (SQLite: a checkpoint about a second later), and
+  ``scrub`` (run by ``mayfly purge``) does the rest, however long it takes.
 * Backend failures are raised as ``StorageUnavailable``, never as the
   driver's own exception, and leave nothing half-written.
 """
@@ -176,6 +181,10 @@ class Storage:
 
     def purge(self, now: float) -> Purged:
         """Physically remove expired ciphertexts and old receipts (with their replies)."""
+        raise NotImplementedError
+
+    def scrub(self) -> str:
+        """Wipe ended secrets from the backend's files now; say what was done. May be slow."""
         raise NotImplementedError
 
     def counters(self) -> dict[str, int]:

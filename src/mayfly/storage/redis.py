@@ -50,6 +50,13 @@ loss (docs/scaling.md). Writes are never retried automatically: if a reply is
 lost, one view may be spent without being delivered, but never handed out
 twice.
 
+Remnants. Redis deletes an ended secret from memory at once, but its append-only
+file keeps the commands that wrote it until the file is rewritten (and an RDB
+snapshot keeps it until the next one). ``scrub``, which ``mayfly purge`` runs
+after each purge, has every primary rewrite its AOF (``BGREWRITEAOF``: a new
+file from memory, where ended secrets no longer are; Redis then deletes the old
+parts) and write a new snapshot if it keeps one, and waits for both.
+
 Scripts carry a ``#!lua`` shebang (Redis 7): a write script is refused as a
 whole when Redis is out of memory, instead of failing half-way.
 """
@@ -60,6 +67,7 @@ import json
 import math
 import os
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -68,7 +76,7 @@ from urllib.parse import unquote
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.retry import Retry
 
 from ..errors import ConfigError, StorageTooNew, StorageUnavailable
@@ -92,6 +100,8 @@ PURGE_BATCH = 500
 # A stalled Redis must become a 503 quickly, not a hung worker. URL query
 # parameters (?socket_timeout=...) override these.
 TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
+# How long ``scrub`` waits for Redis to rewrite its files.
+SCRUB_DEADLINE = 600.0
 
 # KEYS of every script: receipt, secret, expiring, unread, receipts, counters, replies.
 # ARGV[1] is the id and ARGV[2] the caller's clock, as Python wrote them (times
@@ -504,6 +514,33 @@ class RedisStorage(Storage):
                     break
         return Purged(expired=expired, receipts=receipts)
 
+    def _primaries(self) -> list[redis.Redis]:
+        client = self._redis()
+        if isinstance(client, RedisCluster):
+            return [node.redis_connection or client.get_redis_connection(node)
+                    for node in client.get_primaries()]
+        return [client]
+
+    def scrub(self) -> str:
+        deadline = time.monotonic() + SCRUB_DEADLINE
+        with self._boundary():
+            nodes = self._primaries()
+            try:
+                rewriting = [node for node in nodes if _setting(node, "appendonly") == "yes"]
+                saving = [node for node in nodes if _setting(node, "save")]
+                for node in rewriting:
+                    _rewrite_aof(node, deadline)
+                for node in saving:
+                    node.bgsave(schedule=True)
+            except ResponseError as exc:  # CONFIG or BGREWRITEAOF denied (an ACL, a managed Redis)
+                raise StorageUnavailable(f"Redis refused to rewrite its files: {exc}") from exc
+            for node in nodes:
+                _wait_for_persistence(node, deadline)
+        if not rewriting and not saving:
+            return "Redis keeps no files (no AOF, no snapshots): nothing to rewrite"
+        return (f"rewrote the append-only file on {len(rewriting)} and the snapshot on"
+                f" {len(saving)} of {len(nodes)} Redis node(s)")
+
     def counters(self) -> dict[str, int]:
         totals = dict.fromkeys(COUNTERS, 0)
         for shard in self._each_shard(lambda pipe, prefix: pipe.hgetall(prefix + "counters")):
@@ -521,3 +558,34 @@ class RedisStorage(Storage):
         if client is not None and self._pid == os.getpid():
             client.close()
         self._pid = None
+
+
+def _setting(node: redis.Redis, name: str) -> str:
+    value = node.config_get(name).get(name, "")
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _rewrite_aof(node: redis.Redis, deadline: float) -> None:
+    """Start an AOF rewrite; one already running began too early, so wait and start anew."""
+    while True:
+        try:
+            node.bgrewriteaof()
+            return
+        except ResponseError as exc:
+            if "already in progress" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _wait_for_persistence(node: redis.Redis, deadline: float) -> None:
+    """Until the node has no AOF rewrite or snapshot running or scheduled."""
+    busy = ("aof_rewrite_in_progress", "aof_rewrite_scheduled", "rdb_bgsave_in_progress")
+    while True:
+        info = node.info("persistence")
+        if not any(int(info.get(name, 0)) for name in busy):
+            break
+        if time.monotonic() > deadline:
+            raise StorageUnavailable("Redis did not finish rewriting its files in time")
+        time.sleep(0.1)
+    if info.get("aof_last_bgrewrite_status", "ok") != "ok":
+        raise StorageUnavailable("Redis failed to rewrite its append-only file")

@@ -5,15 +5,26 @@ write lock before reading, so two workers can never both see the last view.
 WAL mode lets readers (metadata GETs) proceed while a write holds the lock;
 ``synchronous=FULL`` syncs the WAL at each commit, so a burn is on disk
 before the ciphertext leaves the server.
+
+Remnants. ``secure_delete`` overwrites a deleted ciphertext with zeros, but in
+WAL mode the zeros go to new WAL frames: the database file keeps the old pages
+until a checkpoint, and the WAL keeps every frame ever written (the create's
+too) until it is overwritten or truncated, which with connections open may be
+hundreds of secrets later. So whenever a change ends a secret, a thread of the
+process runs ``wal_checkpoint(TRUNCATE)`` about ``SCRUB_AFTER`` seconds later,
+off the request path: one checkpoint (one fsync of the database, a truncate of
+the WAL) for all the endings of that second, never one per request.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +43,18 @@ from .base import (
     Taken,
 )
 
+log = logging.getLogger(__name__)
+
+# Seconds from a secret's end to the checkpoint that wipes it from the files;
+# the endings of that second share one checkpoint.
+SCRUB_AFTER = 1.0
+# Held for a whole checkpoint, and by os.fork: a child forked while the scrub
+# thread is inside SQLite would inherit SQLite's internal mutexes locked by a
+# thread it does not have, and hang at its first query.
+_CHECKPOINTING = threading.Lock()
+os.register_at_fork(before=_CHECKPOINTING.acquire, after_in_parent=_CHECKPOINTING.release,
+                    after_in_child=_CHECKPOINTING.release)
+
 _LIVE = "state = 'waiting' AND expires_at > ?"
 # What a secret forgets when it ends: only states and times remain.
 _FORGET = "link_hash = NULL, access_hash = NULL, kdf = NULL"
@@ -46,6 +69,48 @@ def path_from_url(url: str, data_dir: str) -> str:
     return path if os.path.isabs(path) else os.path.join(data_dir, path)
 
 
+class Scrubber:
+    """Runs ``scrub`` in a thread of this process, SCRUB_AFTER seconds after ``soon``.
+
+    The thread lives only while there is something to scrub, so an idle
+    process (or a test that opens many databases) keeps no thread.
+    """
+
+    def __init__(self, scrub, delay: float = SCRUB_AFTER):
+        self.scrub = scrub
+        self.delay = delay
+        self._pid: int | None = None
+
+    def soon(self) -> None:
+        """Ask for a scrub; several asks within ``delay`` share one."""
+        if self._pid != os.getpid():  # a fork: no lock or thread crosses it
+            self._lock, self._thread, self._pending = threading.Lock(), None, False
+            self._pid = os.getpid()
+        with self._lock:
+            self._pending = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="mayfly-scrub",
+                                                daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.delay)
+            with self._lock:
+                if not self._pending:
+                    self._thread = None
+                    return
+                self._pending = False
+            try:
+                done = self.scrub()
+            except StorageUnavailable:
+                log.warning("could not checkpoint the database; trying again", exc_info=True)
+                done = False
+            if not done:
+                with self._lock:
+                    self._pending = True
+
+
 class SQLiteStorage(Storage):
     """Secrets in a SQLite database file; one connection per process and thread."""
 
@@ -53,6 +118,7 @@ class SQLiteStorage(Storage):
         self.path = path
         self.synchronous = synchronous
         self._local = threading.local()
+        self._scrubber = Scrubber(self._checkpoint)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
             # The schema steps this process ran (none when another was first).
@@ -137,6 +203,38 @@ class SQLiteStorage(Storage):
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _checkpoint(self) -> bool:
+        """Copy the WAL into the database and truncate it; False if readers held it.
+
+        A connection and a lock of its own, closed after: the scrubber's thread
+        comes and goes, and must leave no descriptor behind.
+        """
+        with _CHECKPOINTING:
+            return self._checkpoint_unforked()
+
+    def _checkpoint_unforked(self) -> bool:
+        lock = os.open(self.path + ".writer", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # queue with the writers, as they do
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            try:
+                busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise StorageUnavailable() from exc
+        finally:
+            # Unlocked before closing: a process forked meanwhile holds a copy of
+            # this descriptor, and the flock would live as long as that copy.
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            os.close(lock)
+        return busy == 0
+
+    def scrub(self) -> str:
+        if not self._checkpoint():
+            raise StorageUnavailable("the database was busy: its WAL could not be truncated")
+        return "checkpointed the database and truncated its WAL"
+
     def _read(self, sql: str, args: tuple) -> sqlite3.Row | None:
         try:
             return self._db().execute(sql, args).fetchone()
@@ -201,6 +299,8 @@ class SQLiteStorage(Storage):
             if views_left == 0:
                 self._end(db, secret_id, "read", now)
                 self._count(db, "secrets_read")
+        if views_left == 0:
+            self._scrubber.soon()
         return Taken(ciphertext, views_left)
 
     @staticmethod
@@ -223,6 +323,8 @@ class SQLiteStorage(Storage):
             if left == 0:
                 self._end(db, secret_id, "failed", now)
                 self._count(db, "secrets_burned_by_attempts")
+        if left == 0:
+            self._scrubber.soon()
         return left
 
     def burn(self, secret_id: str, now: float) -> bool:
@@ -232,6 +334,8 @@ class SQLiteStorage(Storage):
             if live:
                 self._end(db, secret_id, "burned", now)
                 self._count(db, "secrets_burned_by_sender")
+        if live:
+            self._scrubber.soon()
         return live is not None
 
     def post_reply(self, secret_id: str, ciphertext: bytes, now: float) -> int | None:
@@ -315,6 +419,8 @@ class SQLiteStorage(Storage):
             db.execute(f"DELETE FROM replies WHERE secret_id IN ({old})", (now,))
             receipts = db.execute("DELETE FROM secrets WHERE keep_until <= ?", (now,)).rowcount
             self._count(db, "secrets_expired_unread", unread)
+        if expired or receipts:
+            self._scrubber.soon()
         return Purged(expired=expired, receipts=receipts)
 
     def counters(self) -> dict[str, int]:

@@ -1,0 +1,91 @@
+"""Request bodies: how much each endpoint reads, and which JSON shapes it accepts.
+
+Every body is refused (413) before it is read when it is larger than its
+endpoint can need: the configured limit for a create, a few KiB for anything
+else. A JSON body is scanned before it is parsed: the API only ever takes an
+object of a few fields, one of which may be a small object, so a document with
+more strings and punctuation than that, or nested deeper, is refused (400)
+before Python builds it (14 MB of ``[{},{},…]`` once grew a worker by 350 MB,
+and deep nesting raised RecursionError).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask import Flask, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from .errors import InvalidInput
+
+# A reveal's two proofs take about 110 bytes; no other endpoint but create reads a body.
+SMALL_BODY = 4 * 1024
+# The largest create (six fields, a kdf of three) has 34 strings and punctuation marks.
+MAX_TOKENS = 64
+MAX_DEPTH = 2
+# A JSON string (escapes included) or one structural character.
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]', re.DOTALL)
+_OPEN, _CLOSE = frozenset(b"[{"), frozenset(b"]}")
+# The endpoints whose body carries a ciphertext: a secret, a reply.
+_CARRY_CIPHERTEXT = frozenset({"api.create_secret", "api.post_reply"})
+
+
+def check_shape(data: bytes) -> None:
+    """Refuse a document with more tokens or deeper nesting than the API ever sends."""
+    tokens = depth = 0
+    for match in _TOKEN.finditer(data):
+        tokens += 1
+        if tokens > MAX_TOKENS:
+            raise InvalidInput("the body has more fields or values than any request needs")
+        first = data[match.start()]
+        if first in _OPEN:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise InvalidInput("the body is nested deeper than any request needs")
+        elif first in _CLOSE:
+            depth -= 1
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise InvalidInput(f"the field {twice} appears twice", field=twice)
+    return document
+
+
+def parse_json(data: bytes) -> object:
+    """A JSON document of a shape the API uses, without duplicate keys; else InvalidInput."""
+    check_shape(data)
+    try:
+        return json.loads(data, object_pairs_hook=_unique_keys)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("the body is not valid JSON") from None
+
+
+def read_body() -> bytes:
+    """The request's body, within its endpoint's limit.
+
+    Read in pieces rather than with get_data(): for a streamed body (no
+    Content-Length) Werkzeug's readall stops silently at the limit, which
+    would turn an oversized body into a truncated one instead of a 413.
+    """
+    stream, pieces = request.stream, []
+    while piece := stream.read(64 * 1024):
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
+def init_app(app: Flask, create_limit: int) -> None:
+    """Bound every request's body: ``create_limit`` for a create, SMALL_BODY elsewhere."""
+
+    @app.before_request
+    def _bound_the_body():
+        limit = create_limit if request.endpoint in _CARRY_CIPHERTEXT else SMALL_BODY
+        # Werkzeug enforces this while reading (a chunked body has no length)...
+        request.max_content_length = limit
+        # ...and a declared length is refused here, before anything is read.
+        if request.content_length is not None and request.content_length > limit:
+            raise RequestEntityTooLarge()
