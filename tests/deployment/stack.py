@@ -169,6 +169,18 @@ def make_self_signed(directory: Path, name: str, sans: str) -> tuple[Path, Path]
     return cert, key
 
 
+def nss_home_trusting(ca_file: Path, directory: Path) -> Path:
+    """A HOME whose NSS store (what Chromium trusts on Linux) holds pebble's root."""
+    home = directory / "home"
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    certutil = tool("certutil")
+    run([certutil, "-N", "-d", f"sql:{nssdb}", "--empty-password"])
+    run([certutil, "-A", "-d", f"sql:{nssdb}", "-n", "pebble-root", "-t", "C,,",
+         "-i", str(ca_file)])
+    return home
+
+
 class Pebble:
     """Let's Encrypt's test CA on loopback: ACME directory and management API."""
 

@@ -35,7 +35,7 @@ from mayfly import crypto
 from mayfly.client import Client, Link
 
 from .guest import Guest
-from .stack import DOMAIN, EMAIL, REPO, Pebble, resolving, run, tool
+from .stack import DOMAIN, EMAIL, REPO, Pebble, nss_home_trusting, resolving, tool
 from .test_stack import browser_story
 
 pytestmark = pytest.mark.slow
@@ -257,14 +257,7 @@ def test_a_secret_goes_through_the_cli(server):
 @pytest.fixture
 def trusting_home(server, tmp_path) -> Path:
     """A HOME whose NSS store (what Chromium trusts on Linux) holds pebble's root."""
-    home = tmp_path / "home"
-    nssdb = home / ".pki" / "nssdb"
-    nssdb.mkdir(parents=True)
-    certutil = tool("certutil")
-    run([certutil, "-N", "-d", f"sql:{nssdb}", "--empty-password"])
-    run([certutil, "-A", "-d", f"sql:{nssdb}", "-n", "pebble-root", "-t", "C,,",
-         "-i", str(server.ca_file)])
-    return home
+    return nss_home_trusting(server.ca_file, tmp_path)
 
 
 def test_a_reader_reads_once_in_a_browser(server, trusting_home):

@@ -47,6 +47,7 @@ from .stack import (
     Service,
     free_ports,
     nginx_main_conf,
+    nss_home_trusting,
     parse_env_file,
     resolving,
     run,
@@ -554,14 +555,7 @@ def test_the_access_log_keeps_no_ids(stack):
 @pytest.fixture
 def trusting_home(stack, tmp_path) -> Path:
     """A HOME whose NSS store (what Chromium trusts on Linux) holds pebble's root."""
-    home = tmp_path / "home"
-    nssdb = home / ".pki" / "nssdb"
-    nssdb.mkdir(parents=True)
-    certutil = tool("certutil")
-    run([certutil, "-N", "-d", f"sql:{nssdb}", "--empty-password"])
-    run([certutil, "-A", "-d", f"sql:{nssdb}", "-n", "pebble-root", "-t", "C,,",
-         "-i", str(stack.ca_file)])
-    return home
+    return nss_home_trusting(stack.ca_file, tmp_path)
 
 
 def browser_story(stack: Stack, home: Path) -> list[str]:
