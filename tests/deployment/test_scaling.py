@@ -180,7 +180,7 @@ def kill_app_server(server: LiveServer) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    server.process.wait(timeout=10)
+    server.process.popen.wait(timeout=10)
 
 
 def reveal_all(farm: Farm, secrets: list[tuple[str, dict]]) -> Counter:
