@@ -67,8 +67,11 @@ def as_without_javascript(route: Route) -> None:
     route.fulfill(response=response, body=html)
 
 
-def visit_sender(page: Page, audit: Audit) -> str:
-    """Compose (empty, with a hint, filled), share, the question before leaving; return the link."""
+def visit_sender(page: Page, audit: Audit) -> tuple[str, str]:
+    """Compose (empty, with a hint, filled), share, the question before leaving.
+
+    Returns the link and its receipt link.
+    """
     page.goto("/")
     expect(page.get_by_test_id("compose")).to_be_visible()
     audit(page, "compose")
@@ -89,11 +92,12 @@ def visit_sender(page: Page, audit: Audit) -> str:
     expect(page.get_by_test_id("leave-question")).to_be_visible()
     audit(page, "share: the question before a language switch")
     page.get_by_test_id("leave-stay").click()
-    return page.get_by_test_id("share-link").input_value()
+    return (page.get_by_test_id("share-link").input_value(),
+            page.get_by_test_id("receipt-link").input_value())
 
 
 def visit_reader(page: Page, link: str, other_link: str, audit: Audit) -> None:
-    """Notification (with a wrong passphrase), message, then Ashes and Oops."""
+    """Notification (with a wrong passphrase), message, the reply, then Ashes and Oops."""
     open_link(page, link)
     audit(page, "notification")
     page.get_by_test_id("passphrase-input").fill("wrong")
@@ -103,12 +107,29 @@ def visit_reader(page: Page, link: str, other_link: str, audit: Audit) -> None:
     read_message(page, PASSPHRASE)
     expect(page.get_by_test_id("attachment")).to_have_count(1)
     audit(page, "message")
+    page.get_by_test_id("reply").click()
+    expect(page.get_by_test_id("reply-input")).to_be_visible()
+    audit(page, "reply composer")
+    page.get_by_test_id("reply-input").fill("thanks, got it")
+    page.get_by_test_id("reply-send").click()
+    expect(page.get_by_test_id("reply-sent")).to_be_visible()
+    audit(page, "reply sent")
     page.reload()
     expect(page.get_by_test_id("ashes")).to_be_visible()
     audit(page, "ashes")
     page.goto(other_link[:-6])
     expect(page.get_by_test_id("oops")).to_be_visible()
     audit(page, "oops: damaged link")
+
+
+def visit_reply(page: Page, receipt: str, audit: Audit) -> None:
+    """The receipt of a message that was read and answered, then the reply opened."""
+    page.goto(receipt)
+    expect(page.get_by_test_id("replies-count")).to_have_text(re.compile(r"\S"))
+    audit(page, "receipt with a reply")
+    page.get_by_test_id("reply-open").first.click()
+    expect(page.get_by_test_id("reply-text").first).to_be_visible()
+    audit(page, "reply read")
 
 
 def visit_receipt(page: Page, receipt: str, audit: Audit) -> None:
@@ -145,7 +166,7 @@ def test_every_page_state_has_no_axe_violations(new_context, locale, scheme, wid
     audit = Audit()
     options = {"locale": locale, "color_scheme": scheme, "viewport": VIEWPORTS[width]}
     sender = new_context(**options).new_page()
-    link = visit_sender(sender, audit)
+    link, receipt = visit_sender(sender, audit)
     spare = create_secret(sender, "to burn")
     no_js = new_context(**options).new_page()
     no_js.route("**/*", as_without_javascript)
@@ -157,8 +178,9 @@ def test_every_page_state_has_no_axe_violations(new_context, locale, scheme, wid
         audit(no_js, state)
 
     visit_reader(new_context(**options).new_page(), link, spare.link, audit)
+    visit_reply(sender, receipt, audit)
     visit_receipt(sender, spare.receipt_link, audit)
     visit_error_pages(sender, audit)
 
-    assert len(audit.states) == 17
+    assert len(audit.states) == 21
     assert audit.found == {}
