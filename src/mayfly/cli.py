@@ -120,16 +120,9 @@ def send(files, expires, views, ask_passphrase, receipt, no_replies, server):
     if ask_passphrase and not passphrase:
         passphrase = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True,
                                   err=True)
-    if sys.stdin.isatty():
-        click.echo("Type the message, then Ctrl+D:", err=True)
-    text = sys.stdin.read()
-    attachments = tuple(
-        crypto.Attachment(path.name, _media_type(path), path.read_bytes()) for path in files
-    )
-    if not text.strip() and not attachments:
-        raise click.ClickException("nothing to send: the message is empty")
+    message = _message_from_input(files, "message")
     try:
-        sent = _client(server).send(crypto.Message(text, attachments), expires_in=expires_in,
+        sent = _client(server).send(message, expires_in=expires_in,
                                     max_views=views, passphrase=passphrase,
                                     replies=not no_replies)
     except ClientError as exc:
@@ -141,6 +134,19 @@ def send(files, expires, views, ask_passphrase, receipt, no_replies, server):
         # On standard error: a script that keeps the link from stdout still gets one line.
         click.echo(f"replies reach you at the receipt link (keep it private): "
                    f"{sent.receipt_link}", err=True)
+
+
+def _message_from_input(files, what: str) -> crypto.Message:
+    """Standard input as the text, FILES as attachments; refuse an empty one."""
+    if sys.stdin.isatty():
+        click.echo(f"Type the {what}, then Ctrl+D:", err=True)
+    text = sys.stdin.read()
+    attachments = tuple(
+        crypto.Attachment(path.name, _media_type(path), path.read_bytes()) for path in files
+    )
+    if not text.strip() and not attachments:
+        raise click.ClickException(f"nothing to send: the {what} is empty")
+    return crypto.Message(text, attachments)
 
 
 def _media_type(path: Path) -> str:
@@ -331,17 +337,10 @@ def reply(link, files):
 
     Example: echo 'got it, thanks' | mayfly reply 'https://secrets.example.org/s/ID#KEY'
     """
-    if sys.stdin.isatty():
-        click.echo("Type the reply, then Ctrl+D:", err=True)
-    text = sys.stdin.read()
-    attachments = tuple(
-        crypto.Attachment(path.name, _media_type(path), path.read_bytes()) for path in files
-    )
-    if not text.strip() and not attachments:
-        raise click.ClickException("nothing to send: the reply is empty")
+    message = _message_from_input(files, "reply")
     try:
         parsed = Link.parse(link)
-        _client(parsed.base).reply(parsed, crypto.Message(text, attachments))
+        _client(parsed.base).reply(parsed, message)
     except ClientError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("reply sent: only the sender can read it, once", err=True)

@@ -36,6 +36,24 @@ def new_record(views: int = 1, lifetime: float = 3600, keep: float = 7 * 86400,
     )
 
 
+def race_in_processes(attempt, processes: int = 8) -> bytes:
+    """Run ``attempt`` in forked processes at once; one byte each: b"1" if it got something."""
+    children = []
+    read_end, write_end = os.pipe()
+    for _ in range(processes):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            os.write(write_end, b"1" if attempt() else b"0")
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    os.close(write_end)
+    outcomes = os.read(read_end, 64)
+    os.close(read_end)
+    return outcomes
+
+
 def test_lookup_returns_what_create_stored(storage):
     kdf = {"name": "PBKDF2-HMAC-SHA256", "salt": "AAAAAAAAAAAAAAAAAAAAAA", "iterations": 600000}
     record = new_record(views=3, kdf=kdf)
@@ -177,20 +195,7 @@ def test_take_is_atomic_across_processes(storage):
     record = new_record()
     storage.create(record)
     storage.close()
-    children = []
-    read_end, write_end = os.pipe()
-    for _ in range(8):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            taken = storage.take(record.id, NOW)
-            os.write(write_end, b"1" if taken else b"0")
-            os._exit(0)
-        children.append(pid)
-    for pid in children:
-        os.waitpid(pid, 0)
-    os.close(write_end)
-    outcomes = os.read(read_end, 64)
-    os.close(read_end)
+    outcomes = race_in_processes(lambda: storage.take(record.id, NOW))
     assert sorted(outcomes) == sorted(b"10000000")
 
 
@@ -287,18 +292,5 @@ def test_taking_a_reply_is_atomic_across_processes(storage):
     storage.take(record.id, NOW)
     number = storage.post_reply(record.id, b"\x04only once", NOW)
     storage.close()
-    children = []
-    read_end, write_end = os.pipe()
-    for _ in range(8):
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            taken = storage.take_reply(record.id, number, NOW)
-            os.write(write_end, b"1" if taken else b"0")
-            os._exit(0)
-        children.append(pid)
-    for pid in children:
-        os.waitpid(pid, 0)
-    os.close(write_end)
-    outcomes = os.read(read_end, 64)
-    os.close(read_end)
+    outcomes = race_in_processes(lambda: storage.take_reply(record.id, number, NOW))
     assert sorted(outcomes) == sorted(b"10000000")
