@@ -12,6 +12,7 @@ from .errors import InvalidInput
 from .limits import rate_limited
 from .rules import parse_link_proof, parse_new_secret, parse_reply, parse_reveal
 from .storage.base import Receipt
+from .web import select_locale
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -76,7 +77,9 @@ def _bearer() -> str | None:
 @rate_limited("rate_limit_create")
 def create_secret():
     """Store an encrypted secret; answer its id and the sender's manage token."""
-    created = app_rules().create(parse_new_secret(json_body(), app_rules().settings))
+    new = parse_new_secret(json_body(), app_rules().settings)
+    # A notice speaks the language the sender's page did (cookie, else Accept-Language).
+    created = app_rules().create(new, select_locale() if new.notify_email else "en")
     body = {
         "id": created.id,
         "expires_at": timestamp(created.expires_at),

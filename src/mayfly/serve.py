@@ -63,11 +63,16 @@ def uwsgi_binary() -> str:
     return found
 
 
-def uwsgi_command(listener: Listener, processes: int, verbose: bool) -> list[str]:
-    """The whole uWSGI command line: the packaged ini, the listener, the workers."""
+def uwsgi_command(listener: Listener, processes: int, verbose: bool,
+                  notices: bool = False) -> list[str]:
+    """The whole uWSGI command line: the packaged ini, the listener, the workers.
+
+    With ``notices``, also the [notices] section: the mule that delivers them.
+    """
     ini = uwsgi_ini()
     quiet = [] if verbose else ["--ini", f"{ini}:quiet"]
-    return [uwsgi_binary(), "--ini", ini, *listener.uwsgi_args(ini), *quiet,
+    mule = ["--ini", f"{ini}:notices"] if notices else []
+    return [uwsgi_binary(), "--ini", ini, *listener.uwsgi_args(ini), *quiet, *mule,
             "--processes", str(processes)]
 
 
@@ -160,7 +165,12 @@ def preflight(listener: Listener) -> list[str]:
     create_app()  # opens (and upgrades) the storage: fails here, in one line
     storage = (f"SQLite database {database}" if database is not None
                else f"storage {redacted(settings.storage_url)}")
-    return [f"mayfly is serving {listener.describe()}", f"data: {storage}"]
+    lines = [f"mayfly is serving {listener.describe()}", f"data: {storage}"]
+    if settings.notices:
+        ways = [way for way, on in (("email", settings.smtp_url), ("webhook", settings.webhook_url))
+                if on]
+        lines.append(f"notices: {' and '.join(ways)}, delivered by a uWSGI mule")
+    return lines
 
 
 def warnings(listener: Listener, settings: Settings) -> list[str]:
@@ -180,7 +190,7 @@ def warnings(listener: Listener, settings: Settings) -> list[str]:
 def serve(listener: Listener, processes: int, verbose: bool, say) -> None:
     """Check, print a few lines with ``say``, and exec uWSGI (never returns)."""
     lines = preflight(listener)
-    command = uwsgi_command(listener, processes, verbose)
+    command = uwsgi_command(listener, processes, verbose, config.load().notices)
     for line in lines:
         say(line)
     for warning in warnings(listener, config.load()):
