@@ -48,9 +48,8 @@ BODIES = {
     "expired": N_("The message you created at %(created)s expired at %(when)s without being "
                   "read. It is destroyed."),
 }
-FOOTER = N_("This notice was sent once, to the address given when the message was created; "
-            "the server has now forgotten the address. It holds no link and nothing of the "
-            "message.")
+FOOTER = N_("mayfly keeps the address you gave only until the message is gone and its last "
+            "notice is sent. This notice holds no link and nothing of the message.")
 
 
 def catalogue(language: str | None) -> NullTranslations:

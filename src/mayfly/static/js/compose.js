@@ -116,6 +116,9 @@ async function encrypt() {
     max_views: Number(byId("views").value),
     reply_key: reply,
   };
+  // Present only when the server mails notices; the server checks the address.
+  const notify = byId("notify-email");
+  if (notify !== null && notify.value.trim() !== "") body.notify_email = notify.value.trim();
   return { body, linkKey, passphrase, receiptKey };
 }
 
