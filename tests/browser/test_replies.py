@@ -58,12 +58,13 @@ def test_the_reply_composer_lists_removes_and_limits_files(sender, reader, tmp_p
     reader.get_by_test_id("reply").click()
     size = reader.get_by_test_id("reply-size")
     expect(size).to_have_text(re.compile(r"^Encrypted size: \d+ B of the 10 MiB limit$"))
+    hint = reader.get_by_test_id("reply-hint")
     reader.get_by_test_id("reply-send").click()
-    expect(reader.get_by_test_id("reply-hint")).to_have_text("Write a reply or attach a file first.")
+    expect(hint).to_have_text("Write a reply or attach a file first.")
 
     small = [{"name": name, "mimeType": "text/plain", "buffer": b"x" * 3} for name in ("a", "b")]
     reader.get_by_test_id("reply-file-input").set_input_files(small)
-    expect(reader.get_by_test_id("reply-hint")).to_be_hidden()  # a file is something to send
+    expect(hint).to_be_hidden()  # a file is something to send
     expect(reader.get_by_test_id("reply-file")).to_have_text(["a3 BRemove", "b3 BRemove"])
     reader.get_by_role("button", name="Remove: a").click()
     expect(reader.get_by_role("button", name="Remove: b")).to_be_focused()
@@ -80,7 +81,7 @@ def test_the_reply_composer_lists_removes_and_limits_files(sender, reader, tmp_p
     assert shown, size.text_content()
     used, unit, limit = shown[1], shown[2], shown[3]
     reader.get_by_test_id("reply-send").click()
-    expect(reader.get_by_test_id("reply-hint")).to_have_text(
+    expect(hint).to_have_text(
         f"Too large: encrypted, this comes to {used} {unit}, over the {limit} {unit} limit.")
     assert posts == []  # refused in the page, before any upload
 
