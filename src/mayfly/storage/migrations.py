@@ -57,7 +57,12 @@ SQLITE: list[str] = [
         PRIMARY KEY (secret_id, number)
     );
     """,
-    # 3: notices (issue #12). The sender's address and page language on the
+    # 3: requests (issue #11): a record whose ciphertext is a note and whose one
+    # reply is the answer. Every older record is a secret.
+    """
+    ALTER TABLE secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'secret';
+    """,
+    # 4: notices (issue #12). The sender's address and page language on the
     # secret, until it ends; the queue of notices to deliver, written in the
     # transaction of the change it tells of. due_at is both the next try and,
     # while a worker holds a notice, the end of its lease.
