@@ -223,7 +223,7 @@ def test_secrets_written_before_requests_stay_secrets_after_step_3(tmp_path, mon
         db.execute("INSERT INTO ciphertexts VALUES (?, ?)", (record.id, record.ciphertext))
     monkeypatch.undo()
     after = SQLiteStorage(path)
-    assert after.migrated == [3]
+    assert after.migrated == list(range(3, len(migrations.SQLITE) + 1))
     assert after.lookup(record.id, NOW).kind == "secret"
     assert after.peek(record.id, NOW) is None  # a secret is no request: nothing to peek at
     assert after.take(record.id, NOW).ciphertext == record.ciphertext

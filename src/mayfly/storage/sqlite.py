@@ -270,7 +270,6 @@ class SQLiteStorage(Storage):
                 " expires_at, keep_until, max_views, views_left, reply_public_key,"
                 " reply_wrapped_key, reply_hash, kind, replies_left, notify_address,"
                 " notify_language) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (record.id, record.link_hash, record.access_hash, kdf, record.manage_hash,
                  record.created_at, record.expires_at, record.keep_until, record.max_views,
                  record.max_views, reply and reply.public_key, reply and reply.wrapped_key,
