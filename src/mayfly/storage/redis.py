@@ -151,6 +151,7 @@ local function queue(what, state, at, views_left, email)
   end
   if email and address then put('email', {address = address, language = language}) end
   if webhook then put('webhook', {}) end
+end
 local function is_request()
   return redis.call('HGET', KEYS[1], 'kind') == 'request'
 end
