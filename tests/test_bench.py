@@ -49,6 +49,14 @@ def test_quick_benchmark_writes_a_report_where_every_row_did_real_work(tmp_path)
     assert results["purge"]["purged"] == results["purge"]["expired"]
     assert results["profile"]["SQLite reveal"]["samples"] > 0
     assert results["browser"]["crypto"]["sizes"]
+    assert set(results["cpu"]["rows"]) == {"hello", "create", "reveal", "page GET",
+                                           "metadata GET"}
+    assert all(row["us"] > 0 for row in results["cpu"]["rows"].values())
     report = (tmp_path / "performance.md").read_text()
-    assert "| SQLite reveal |" in report and "## The targets (issue 6)" in report
+    assert "| SQLite reveal |" in report and "## The targets (issue 13)" in report
+    for target in ("SQLite create vs Snappass create", "Redis page GET vs hello",
+                   "SQLite reveal p99 vs hello's p99", "browser: encrypt vs decrypt",
+                   "CPU per request in the worker, page GET vs hello"):
+        assert f"| {target}" in report, target
+    assert "not measured" not in report.split("## The targets (issue 13)")[1].split("Standing")[0]
     assert (tmp_path / "perf-throughput.png").stat().st_size > 0
