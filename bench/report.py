@@ -208,9 +208,10 @@ def _cpu(results: dict) -> list[str]:
             "`bench/cpu.py` (`python -m bench.cpu` runs it alone in seconds): the WSGI app"
             " called in a loop in one process, no server and no socket, each request a"
             " prepared environ as uWSGI passes it behind nginx; the process's CPU time (user"
-            f" and system) over {cpu['requests']} requests, median of {cpu['reps']} loops"
-            f" run round-robin. Backend: {cpu['backend']} (CPU only: the wait for an fsync"
-            " is not CPU). Hello is `bench/hello.py` in the same loop.\n",
+            f" and system) over {cpu['requests']} requests; the median of {cpu['reps']}"
+            " such loop(s) per row, run round-robin. Backend: "
+            f"{cpu['backend']}, since the wait for an fsync is not CPU. Hello is"
+            " `bench/hello.py` in the same loop.\n",
             *table(cpu), ""]
 
 
