@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -82,3 +83,27 @@ def test_attachments_and_a_reply_arrive_byte_for_byte_with_either_base64(
         sender.get_by_test_id("reply-attachment").get_by_role("link").click()
     info.value.save_as(tmp_path / "answer")
     assert (tmp_path / "answer").read_bytes() == answer
+
+
+def test_files_dropped_on_the_compose_page_are_listed_and_sent(sender, reader, tmp_path):
+    sender.goto("/")
+    dropped = sender.evaluate_handle("""() => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File(["dropped bytes"], "dropped.txt", { type: "text/plain" }));
+        return transfer;
+    }""")
+    zone = sender.get_by_test_id("dropzone")
+    zone.dispatch_event("dragover", {"dataTransfer": dropped})
+    expect(zone).to_have_class(re.compile(r"\bdragging\b"))
+    zone.dispatch_event("drop", {"dataTransfer": dropped})
+    expect(zone).not_to_have_class(re.compile(r"\bdragging\b"))
+    expect(sender.get_by_test_id("file")).to_have_text(["dropped.txt13 BRemove"])
+    sender.get_by_test_id("create").click()
+    expect(sender.get_by_test_id("share")).to_be_visible()
+
+    open_link(reader, sender.get_by_test_id("share-link").input_value())
+    read_message(reader)
+    with reader.expect_download() as info:
+        reader.get_by_test_id("download").click()
+    info.value.save_as(tmp_path / "saved")
+    assert (tmp_path / "saved").read_bytes() == b"dropped bytes"
