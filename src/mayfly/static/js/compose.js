@@ -53,7 +53,7 @@ async function replyKey() {
   };
 }
 
-/** Encrypt the form's message; return the body to upload and the link and receipt keys. */
+/** Encrypt the form's message; return what to upload (fields, ciphertext) and the keys. */
 async function encrypt() {
   const attachments = await attached.attachments();
   const passphrase = byId("passphrase").value || null;
@@ -62,8 +62,7 @@ async function encrypt() {
   const keys = await deriveKeys(linkKey, passphrase, kdf);
   const ciphertext = await seal(keys.contentKey, pack({ text: text.value, files: attachments }));
   const { receiptKey, replyKey: reply } = await replyKey();
-  const body = {
-    ciphertext: b64encode(ciphertext),
+  const fields = {
     link_proof_hash: b64encode(await proofHash(keys.linkProof)),
     access_proof_hash: b64encode(await proofHash(keys.accessProof)),
     kdf: kdf === null ? null : kdfToJson(kdf),
@@ -73,8 +72,8 @@ async function encrypt() {
   };
   // Present only when the server mails notices; the server checks the address.
   const notify = byId("notify-email");
-  if (notify !== null && notify.value.trim() !== "") body.notify_email = notify.value.trim();
-  return { body, linkKey, passphrase, receiptKey };
+  if (notify !== null && notify.value.trim() !== "") fields.notify_email = notify.value.trim();
+  return { fields, ciphertext, linkKey, passphrase, receiptKey };
 }
 
 function showShare(created, linkKey, passphrase, receiptKey) {
@@ -127,8 +126,8 @@ form.addEventListener("submit", async (event) => {
   createButton.disabled = true;
   createButton.textContent = t("encrypting");
   try {
-    const { body, linkKey, passphrase, receiptKey } = await encrypt();
-    const created = await createSecret(body);
+    const { fields, ciphertext, linkKey, passphrase, receiptKey } = await encrypt();
+    const created = await createSecret(fields, ciphertext);
     showShare(created, linkKey, passphrase, receiptKey);
   } catch (error) {
     hint(composeHint, explain(error));
