@@ -144,7 +144,7 @@ answerForm.addEventListener("submit", async (event) => {
   try {
     const attachments = await attached.attachments();
     const blob = await sealReply(opened.publicKey, pack({ text: text.value, files: attachments }));
-    await answerRequest(requestId, opened.linkProof, opened.accessProof, b64encode(blob));
+    await answerRequest(requestId, opened.linkProof, opened.accessProof, blob);
     showSection(byId("answer-sent"));
   } catch (error) {
     hint(answerHint, explain(error));
