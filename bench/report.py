@@ -260,6 +260,26 @@ def _memory(results: dict) -> list[str]:
     return out
 
 
+def _waits(wait: dict | None) -> list[str]:
+    """The person's wait for a large attachment, per variant of the pages' JavaScript."""
+    if not wait:
+        return []
+    names = {"baseline": f"before ({wait['baseline'][:7]})", "native": "now",
+             "portable": "now, without native base64"}
+    out = [f"A person's wait with a {_size(wait['size'])} attachment in the real pages (median"
+           f" of {wait['reps']}, round-robin): create = click on Create to the link shown, read ="
+           " click on Read to the message shown with its download ready; API = the requests'"
+           " share of it (upload or download and the server's work).\n",
+           "| pages' JavaScript | create ms | of it API | read ms | of it API | create / read |"
+           " in the page |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for key, v in wait["variants"].items():
+        out.append(f"| {names.get(key, key)} | {v['create_ms']:.0f} | {v['create_api_ms']:.0f} |"
+                   f" {v['read_ms']:.0f} | {v['read_api_ms']:.0f} | {v['ratio']:.2f} |"
+                   f" {v['page_ratio']:.2f} |")
+    out.append("")
+    return out
+
+
 def _browser(results: dict) -> list[str]:
     b = results.get("browser")
     if not b:
@@ -274,6 +294,7 @@ def _browser(results: dict) -> list[str]:
     for size, t in crypto["sizes"].items():
         out.append(f"| {_size(int(size))} | {t['encrypt_ms']:.2f} | {t['decrypt_ms']:.2f} |")
     out.append("")
+    out += _waits(b.get("wait"))
     visit = b.get("first_visit")
     if visit:
         out += [f"First visit of the notification page, empty cache: **{visit['total']} bytes**"

@@ -340,6 +340,8 @@ class Bench:
         with sync_playwright() as playwright:
             instance = chrome.launch(playwright)
             try:
+                out["wait"] = chrome.person_wait(instance, sqlite.url,
+                                                 reps=5 if self.plan.reps > 1 else 1)
                 out["crypto"] = chrome.crypto_timings(instance, sqlite.url,
                                                       list(self.plan.browser_sizes))
                 out["first_visit"] = chrome.first_visit_bytes(instance,
