@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from . import app_rules, bodies, crypto
 from .config import Settings
 from .errors import InvalidInput
+from .languages import by_locale
 from .limits import rate_limited
 from .rules import (
     parse_answer,
@@ -87,7 +88,8 @@ def create_secret():
     """Store an encrypted secret; answer its id and the sender's manage token."""
     new = parse_new_secret(json_body(), app_rules().settings)
     # A notice speaks the language the sender's page did (cookie, else Accept-Language).
-    created = app_rules().create(new, language=select_locale() if new.notify_email else "en")
+    language = by_locale(select_locale()).code if new.notify_email else "en"
+    created = app_rules().create(new, language=language)
     body = {
         "id": created.id,
         "expires_at": timestamp(created.expires_at),
