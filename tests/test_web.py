@@ -270,6 +270,15 @@ def test_language_follows_accept_language(client, accept, code):
     assert f'<html lang="{LANGUAGES[code].tag}">' in page
 
 
+def test_negotiated_languages_are_remembered_within_a_bound():
+    for n in range(web.NEGOTIATED_MAX + 10):
+        # Each value once: a client sending new values cannot grow the table past its bound.
+        assert web.negotiated(f"x-made-up-{n}, de;q=0.5") is LANGUAGES["de"]
+        assert len(web._NEGOTIATED) <= web.NEGOTIATED_MAX
+    assert web.negotiated("x-made-up-0, fr;q=0.5") is LANGUAGES["fr"]
+    assert web.negotiated("") is LANGUAGES["en"]
+
+
 def test_chosen_language_is_remembered_over_accept_language(client):
     response = client.get("/lang/zh_CN?next=/r/" + "A" * 24)
     assert response.status_code == 303
