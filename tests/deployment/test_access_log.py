@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
-
-from ..live import free_port, wait_until_up
-from .nginx import nginx_binary
+from harness.nginx import Nginx
 
 pytestmark = pytest.mark.slow  # a real nginx
 
 SITE = Path(__file__).resolve().parents[2] / "deployment" / "nginx" / "mayfly.conf"
 ID = "AbCdEfGhIjKlMnOpQrStUvWx"
-CONF = """
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{}}
-http {{
-    client_body_temp_path {dir}; proxy_temp_path {dir}; fastcgi_temp_path {dir};
-    uwsgi_temp_path {dir}; scgi_temp_path {dir};
-    {map}
+# The site's log map, and a server that logs with it and answers 204 to everything.
+SERVER = """
     log_format shape '$mayfly_loggable_path';
-    server {{
-        listen 127.0.0.1:{port};
-        access_log {dir}/access.log shape;
-        location / {{ return 204; }}
-    }}
-}}
+    server {
+        listen {listen};
+        access_log {logs}/access.log shape;
+        location / { return 204; }
+    }
 """
 
 
@@ -54,20 +44,15 @@ def the_sites_log_map() -> str:
     ("/api/v1/requests", "/api/v1/requests"),
 ])
 def test_the_access_log_keeps_the_shape_of_a_path_and_drops_its_id(tmp_path, path, logged):
-    port = free_port()
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(CONF.format(dir=tmp_path, port=port, map=the_sites_log_map()))
-    nginx = subprocess.Popen([nginx_binary(), "-c", str(conf), "-p", str(tmp_path),
-                              "-g", "daemon off;"])
+    nginx = Nginx(tmp_path, the_sites_log_map() + SERVER).start(ok=(204,))
+    log = nginx.logs / "access.log"
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/", process=nginx, ok=(204,))
-        requests.get(f"http://127.0.0.1:{port}{path}?note=x", timeout=10)
+        requests.get(f"{nginx.url}{path}?note=x", timeout=10)
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and logged not in (tmp_path / "access.log").read_text():
+        while time.monotonic() < deadline and logged not in log.read_text():
             time.sleep(0.05)
-        lines = (tmp_path / "access.log").read_text().splitlines()
+        lines = log.read_text().splitlines()
     finally:
-        nginx.terminate()
-        nginx.wait(10)
+        nginx.stop()
     assert logged in lines
     assert not any(ID in line for line in lines)
