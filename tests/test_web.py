@@ -7,6 +7,7 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
+import flask
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
@@ -77,6 +78,23 @@ def test_notification_asks_for_no_passphrase_without_one(client):
     page = client.get(f"/s/{create(client)}").get_data(as_text=True)
     assert 'data-testid="notification"' in page
     assert 'data-testid="passphrase-input"' not in page
+
+
+@pytest.mark.parametrize("language", LANGUAGES.values(), ids=LANGUAGES.keys())
+def test_notification_page_is_the_fresh_render_for_each_secret(client, app, language):
+    """Rendered once per language, the page still names each secret as a fresh render would."""
+    client.set_cookie(web.LANG_COOKIE, language.code)
+    first, second = create(client), create(client)
+    pages = [client.get(f"/s/{secret_id}").get_data(as_text=True)
+             for secret_id in (first, second, first)]
+    assert pages[0] == pages[2] and first not in pages[1]
+    cookie = {"Cookie": f"{web.LANG_COOKIE}={language.code}"}
+    with app.test_request_context(f"/s/{second}", headers=cookie):
+        fresh = flask.render_template(
+            "notification.html", js_strings=web.js_strings(), secret_id=second,
+            passphrase=False, max_bytes=app_rules(app).settings.max_ciphertext_bytes)
+    assert pages[1] == fresh
+    assert f'data-secret-id="{second}"' in fresh and f"next=/s/{second}\"" in fresh
 
 
 @pytest.mark.parametrize("path", ["/s/" + "A" * 24, "/s/short", "/no/such/page"])

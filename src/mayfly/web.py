@@ -110,7 +110,9 @@ JS_STRINGS = {
 
 def select_locale() -> str:
     """The reader's choice (a cookie), else the browser's Accept-Language, else English."""
-    chosen = LANGUAGES.get(request.cookies.get(LANG_COOKIE, ""))
+    cookies = request.cookies
+    # Not cookies.get(): a missing key raises and catches a BadRequestKeyError inside.
+    chosen = LANGUAGES.get(cookies[LANG_COOKIE]) if LANG_COOKIE in cookies else None
     wanted = (tag for tag, quality in request.accept_languages if quality > 0)
     return (chosen or negotiate(wanted) or LANGUAGES["en"]).code
 
@@ -173,8 +175,33 @@ def exact_duration(seconds: int) -> str:
 def notification(secret_id: str):
     """'You have a new message': looks the secret up, never spends a view."""
     live = app_rules().metadata(secret_id)  # SecretGone becomes the Ashes page
-    return _page("notification.html", secret_id=secret_id, passphrase=live.kdf is not None,
-                 max_bytes=app_rules().settings.max_ciphertext_bytes)
+    # metadata() found it, so the id has an id's shape: nothing in it needs escaping.
+    parts = notification_parts(live.kdf is not None)
+    return Response(secret_id.encode().join(parts), mimetype="text/html")
+
+
+# Rendered where the id goes; letters and underscores only, so that neither HTML
+# nor URL escaping changes it.
+_ID_MARK = "MAYFLY_SECRET_ID_MARK"
+
+
+def notification_parts(passphrase: bool) -> list[bytes]:
+    """The notification page cut where the secret's id goes, rendered once per language.
+
+    Every reader loads this page, and it is the same bytes for every secret but
+    for the id and whether a passphrase is asked: rendering the template each
+    time cost more than the rest of the request. The asset digest and the
+    settings cannot change within a process, so they need no place in the key.
+    """
+    cache = current_app.extensions.setdefault("mayfly.notification", {})
+    key = (current_language().code, passphrase)
+    if key not in cache:
+        page = render_template("notification.html", js_strings=js_strings(),
+                               secret_id=_ID_MARK, here=f"/s/{_ID_MARK}",
+                               passphrase=passphrase,
+                               max_bytes=app_rules().settings.max_ciphertext_bytes)
+        cache[key] = page.encode().split(_ID_MARK.encode())
+    return cache[key]
 
 
 @bp.get("/r/<secret_id>")

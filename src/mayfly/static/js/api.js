@@ -1,4 +1,5 @@
 // The JSON API (/api/v1) as the pages use it; every failure becomes an ApiError.
+import { b64encodedLength, b64encodeInto } from "./crypto.js";
 
 /** Why a call failed: kind is one of the names below, for the page to explain. */
 export class ApiError extends Error {
@@ -32,15 +33,30 @@ function kindOf(status, problem) {
   return "refused";
 }
 
-async function call(method, path, { json = undefined, token = undefined } = {}) {
+/**
+ * JSON.stringify({...fields, [name]: base64url(bytes)}) as a Blob of three parts,
+ * made without that string: the ciphertext's base64url is written as ASCII bytes.
+ * A 10 MiB attachment as one string, then its JSON, then fetch's UTF-8 copy of
+ * it cost more than the encryption (garbage collection above all); a Blob body
+ * also spares fetch() the long copy of a typed array on the page's thread.
+ */
+export function jsonWithBase64(fields, name, bytes) {
+  const open = JSON.stringify(fields).slice(0, -1);
+  const head = `${open}${open === "{" ? "" : ","}${JSON.stringify(name)}:"`;
+  const ascii = new Uint8Array(b64encodedLength(bytes.length));
+  b64encodeInto(bytes, ascii);
+  return new Blob([head, ascii, '"}'], { type: "application/json" });
+}
+
+async function call(method, path, { json = undefined, body = undefined, token = undefined } = {}) {
   const headers = { Accept: "application/json" };
-  if (json !== undefined) headers["Content-Type"] = "application/json";
+  if (json !== undefined || body !== undefined) headers["Content-Type"] = "application/json";
   if (token !== undefined) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
     response = await fetch(BASE + path, {
       method, headers, cache: "no-store", credentials: "same-origin", redirect: "error",
-      body: json === undefined ? undefined : JSON.stringify(json),
+      body: json === undefined ? body : JSON.stringify(json),
     });
   } catch {
     throw new ApiError("unreachable");
@@ -59,8 +75,12 @@ async function call(method, path, { json = undefined, token = undefined } = {}) 
 
 const one = (id) => `/${encodeURIComponent(id)}`;
 
-/** Store a sealed secret: {ciphertext, link_proof_hash, access_proof_hash, kdf, expires_in, max_views}. */
-export const createSecret = (body) => call("POST", "", { json: body });
+/**
+ * Store a sealed secret: fields {link_proof_hash, access_proof_hash, kdf, expires_in,
+ * max_views, reply_key} and the ciphertext's bytes (sent in base64url).
+ */
+export const createSecret = (fields, ciphertext) =>
+  call("POST", "", { body: jsonWithBase64(fields, "ciphertext", ciphertext) });
 /** A live secret's metadata (never spends a view). */
 export const secretMetadata = (id) => call("GET", one(id));
 /** Spend one view: both proofs in base64url; answers {ciphertext, views_left}. */
@@ -70,9 +90,9 @@ export const revealSecret = (id, linkProof, accessProof) =>
 export const getReceipt = (id, token) => call("GET", `${one(id)}/receipt`, { token });
 /** Burn early, with the manage token. */
 export const burnSecret = (id, token) => call("DELETE", one(id), { token });
-/** Post a reply to the sender: the link proof and the reply's ciphertext, base64url. */
-export const postReply = (id, linkProof, ciphertext) =>
-  call("POST", `${one(id)}/replies`, { json: { link_proof: linkProof, ciphertext } });
+/** Post a reply to the sender: the link proof (base64url) and the reply's ciphertext bytes. */
+export const postReply = (id, linkProof, ciphertext) => call("POST", `${one(id)}/replies`,
+  { body: jsonWithBase64({ link_proof: linkProof }, "ciphertext", ciphertext) });
 /** Read a reply once, with the manage token; answers {ciphertext}. */
 export const revealReply = (id, number, token) =>
   call("POST", `${one(id)}/replies/${Number(number)}/reveal`, { token });
