@@ -6,8 +6,8 @@ export class ApiError extends Error {
   constructor(kind, { status = 0, problem = {}, retryAfter = 0 } = {}) {
     super(problem.detail || problem.title || kind);
     this.name = "ApiError";
-    // gone | wrong-passphrase | no-replies-left | forbidden | too-large | rate-limited |
-    // unreachable | unavailable | refused | server
+    // gone | wrong-passphrase | no-replies-left | already-answered | forbidden | too-large |
+    // rate-limited | unreachable | unavailable | refused | server
     this.kind = kind;
     this.status = status;
     this.problem = problem;
@@ -18,12 +18,15 @@ export class ApiError extends Error {
 
 // The API's base path, from the page (right even when mayfly lives under a prefix).
 const BASE = document.body.dataset.api || "/api/v1/secrets";
+// Requests live beside secrets: /api/v1/requests.
+const REQUESTS = BASE.replace(/secrets$/, "requests");
 
 function kindOf(status, problem) {
   const type = String(problem.type || "");
   if (status === 404) return "gone";
   if (type.endsWith("/wrong-passphrase")) return "wrong-passphrase";
   if (type.endsWith("/no-replies-left")) return "no-replies-left";
+  if (type.endsWith("/already-answered")) return "already-answered";
   if (status === 403) return "forbidden";
   if (status === 401) return "forbidden";
   if (status === 413) return "too-large";
@@ -48,13 +51,14 @@ export function jsonWithBase64(fields, name, bytes) {
   return new Blob([head, ascii, '"}'], { type: "application/json" });
 }
 
-async function call(method, path, { json = undefined, body = undefined, token = undefined } = {}) {
+async function call(method, path,
+  { json = undefined, body = undefined, token = undefined, base = BASE } = {}) {
   const headers = { Accept: "application/json" };
   if (json !== undefined || body !== undefined) headers["Content-Type"] = "application/json";
   if (token !== undefined) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(BASE + path, {
+    response = await fetch(base + path, {
       method, headers, cache: "no-store", credentials: "same-origin", redirect: "error",
       body: json === undefined ? body : JSON.stringify(json),
     });
@@ -96,3 +100,18 @@ export const postReply = (id, linkProof, ciphertext) => call("POST", `${one(id)}
 /** Read a reply once, with the manage token; answers {ciphertext}. */
 export const revealReply = (id, number, token) =>
   call("POST", `${one(id)}/replies/${Number(number)}/reveal`, { token });
+
+/** Store a request: a sealed note, proof hashes, kdf, expires_in and the reply key (required). */
+export const createRequest = (body) => call("POST", "", { json: body, base: REQUESTS });
+/** A live request's metadata: whether a passphrase is needed (changes nothing). */
+export const requestMetadata = (id) => call("GET", one(id), { base: REQUESTS });
+/** The sealed note and the key to answer to, given both proofs; uses nothing up. */
+export const openRequest = (id, linkProof, accessProof) => call("POST", `${one(id)}/open`,
+  { json: { link_proof: linkProof, access_proof: accessProof }, base: REQUESTS });
+/**
+ * Post the one answer: both proofs (base64url) and the sealed answer's bytes;
+ * "already-answered" if someone was first.
+ */
+export const answerRequest = (id, linkProof, accessProof, ciphertext) => call("POST",
+  `${one(id)}/answer`, { base: REQUESTS, body: jsonWithBase64(
+    { link_proof: linkProof, access_proof: accessProof }, "ciphertext", ciphertext) });
