@@ -76,7 +76,8 @@ class Courier:
             return
         now = self.clock()
         # Only the error's kind and channel: an SMTP error's text may hold the address.
-        log.warning("notice %s by %s failed (attempt %d): %s", notice.event_id.rsplit(":")[-1],
+        # The event's kind ("read:1"), never the secret's id.
+        log.warning("notice %s by %s failed (attempt %d): %s", notice.event_id.split(":", 1)[1],
                     notice.channel, notice.attempts, describe(error))
         if isinstance(error, Permanent) or now - notice.queued_at >= GIVE_UP:
             storage.notice_done(notice, "notices_dropped")
