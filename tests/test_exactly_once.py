@@ -1,6 +1,7 @@
 """Exactly once under real concurrency: uWSGI, 5 worker processes, over HTTP.
 
-Reveals race on SQLite; replies (reading one, posting them) on every backend.
+Reveals race on SQLite; replies (reading one, posting them) and answers to
+requests on every backend.
 """
 
 from __future__ import annotations
@@ -204,3 +205,46 @@ def test_replies_raced_by_readers_are_accepted_exactly_once_per_grant(backend_se
                 taken = take_reply(session, url, secret, number)
                 assert taken.status_code == 200, taken.text
                 assert b64decode(taken.json()["ciphertext"]) == blobs[secret.id, number]
+
+
+class AsFlaskClient:
+    """A requests session to a live server, posting as a Flask test client does."""
+
+    def __init__(self, session: requests.Session, url: str):
+        self.session, self.url = session, url
+
+    def post(self, path: str, json: dict) -> requests.Response:
+        response = self.session.post(self.url + path, json=json, timeout=60)
+        response.get_json = response.json
+        response.get_data = lambda as_text=False: response.text
+        return response
+
+
+@pytest.mark.every_backend
+def test_a_request_raced_by_its_answerers_takes_exactly_one_answer(backend_server):
+    from .test_api_requests import make_request, proofs
+
+    url = backend_server.url
+    with requests.Session() as session:
+        asked = [make_request(AsFlaskClient(session, url)) for _ in range(REPLIED)]
+    jobs = [(made, sealed_reply(f"{made['id']} {n}")) for made in asked for n in range(CLIENTS)]
+
+    def attempt(session: requests.Session, job) -> tuple[str, int, str, bytes]:
+        made, blob = job
+        response = session.post(f"{url}/api/v1/requests/{made['id']}/answer", timeout=60,
+                                json={**proofs(made), "ciphertext": b64encode(blob)})
+        if response.status_code == 201:
+            return made["id"], 201, "", blob
+        return made["id"], response.status_code, problem_type(response), blob
+
+    outcomes = concurrently(attempt, jobs, 2 * CLIENTS)
+    assert Counter((status, got) for _, status, got, _ in outcomes if status != 201) == {
+        (409, "already-answered"): REPLIED * (CLIENTS - 1)}
+    won = {request_id: blob for request_id, status, _, blob in outcomes if status == 201}
+    assert sorted(won) == sorted(made["id"] for made in asked)
+    # The asker reads exactly the answer that was accepted, once.
+    with requests.Session() as session:
+        for made in asked:
+            taken = session.post(f"{url}/api/v1/secrets/{made['id']}/replies/1/reveal",
+                                 headers=made["auth"], timeout=60)
+            assert b64decode(taken.json()["ciphertext"]) == won[made["id"]]
