@@ -141,9 +141,10 @@ def test_receipt_follows_the_secret_through_its_life(client, clock):
     read = client.get(receipt_url, headers=made.auth()).get_json()
     assert read["state"] == "read" and read["views_left"] == 0
     assert read["first_read_at"] != read["last_read_at"] == read["ended_at"]
-    assert set(read) == {"id", "state", "created_at", "expires_at", "max_views", "views_left",
-                         "failed_attempts", "first_read_at", "last_read_at", "ended_at",
-                         "reply_key", "replies_left", "replies"}
+    assert read["kind"] == "secret"
+    assert set(read) == {"id", "kind", "state", "created_at", "expires_at", "max_views",
+                         "views_left", "failed_attempts", "first_read_at", "last_read_at",
+                         "ended_at", "reply_key", "replies_left", "replies"}
     assert (read["reply_key"], read["replies_left"], read["replies"]) == (None, 0, [])
 
 

@@ -279,3 +279,27 @@ def test_two_replies_to_one_key_share_no_ephemeral_key():
     sender = crypto.new_reply_keys(crypto.new_link_key())
     first, second = (crypto.seal_reply(sender.public_key, b"same") for _ in range(2))
     assert first[:65] != second[:65] and first[65:] != second[65:]
+
+
+# --- requests: a note sealed as a message, an answer sealed as a reply ---------------
+
+REQUEST_VECTORS = json.loads(
+    (Path(__file__).parent / "vectors" / "protocol_v1.json").read_text(encoding="utf-8")
+)["request_vectors"]
+
+
+@pytest.mark.parametrize("vector", REQUEST_VECTORS, ids=[v["name"] for v in REQUEST_VECTORS])
+def test_request_vector_note_is_a_message_and_answer_a_reply(vector):
+    # Each half passes every check of its kind: the stdlib derivation and mayfly.crypto.
+    test_vector_keys_match_an_independent_stdlib_derivation(vector["note"])
+    test_vector_is_reproduced_by_mayfly_crypto(vector["note"])
+    test_reply_vector_steps_match_plain_ecdh_and_a_stdlib_hkdf(vector["answer"])
+    test_reply_vector_is_reproduced_by_mayfly_crypto(vector["answer"])
+
+
+def test_a_request_answer_opens_only_with_its_answer_link_key():
+    vector = REQUEST_VECTORS[0]["answer"]
+    wrapped = b64d(vector["expected"]["wrapped_private_key"])
+    note_key = b64d(REQUEST_VECTORS[0]["note"]["input"]["link_key"])
+    with pytest.raises(DecryptionFailed):  # the request link's key is not the answer link's
+        crypto.unwrap_reply_key(note_key, wrapped)

@@ -97,7 +97,8 @@ def test_openapi_document_lists_exactly_the_api_routes(app, client):
     served = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/") or rule.rule in {"/healthz", "/metrics"}:
-            path = rule.rule.replace("<secret_id>", "{id}").replace("<int:number>", "{number}")
+            path = rule.rule.replace("<secret_id>", "{id}").replace("<request_id>", "{id}") \
+                .replace("<int:number>", "{number}")
             served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == served
 
@@ -212,3 +213,24 @@ def test_reply_responses_conform_to_the_openapi_schemas(client):
     conforms(document, "Receipt", receipt)
     taken = client.post(f"/api/v1/secrets/{made.id}/replies/1/reveal", headers=made.auth())
     conforms(document, "RevealedReply", taken.get_json())
+
+
+def test_request_responses_conform_to_the_openapi_schemas(client):
+    from .test_api_requests import answer, make_request, proofs
+
+    document = openapi_document(client)
+    made = make_request(client)
+    conforms(document, "RequestCreated", {k: v for k, v in made.items()
+                                          if k not in {"keys", "auth"}})
+    conforms(document, "RequestMetadata", client.get(f"/api/v1/requests/{made['id']}")
+             .get_json())
+    opened = client.post(f"/api/v1/requests/{made['id']}/open", json=proofs(made))
+    conforms(document, "OpenedRequest", opened.get_json())
+    conforms(document, "Proofs", proofs(made))
+    conforms(document, "NewAnswer", {**proofs(made), "ciphertext": b64encode(
+        b"\x04" + bytes(64) + b"\x01" + bytes(28))})
+    conforms(document, "ReplyPosted", answer(client, made).get_json())
+    conforms(document, "Problem", answer(client, made).get_json())
+    receipt = client.get(f"/api/v1/secrets/{made['id']}/receipt", headers=made["auth"])
+    conforms(document, "Receipt", receipt.get_json())
+    assert receipt.get_json()["state"] == "answered"

@@ -1,4 +1,4 @@
-"""The JSON API, /api/v1: create, look up, reveal, receipt, burn, replies."""
+"""The JSON API, /api/v1: create, look up, reveal, receipt, burn, replies, requests."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from . import app_rules, bodies, crypto
 from .config import Settings
 from .errors import InvalidInput
 from .limits import rate_limited
-from .rules import parse_link_proof, parse_new_secret, parse_reply, parse_reveal
+from .rules import (
+    parse_answer,
+    parse_link_proof,
+    parse_new_request,
+    parse_new_secret,
+    parse_reply,
+    parse_reveal,
+)
 from .storage.base import Receipt
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -49,6 +56,7 @@ def json_body() -> object:
 def _receipt_json(receipt: Receipt) -> dict:
     return {
         "id": receipt.id,
+        "kind": receipt.kind,
         "state": receipt.state,
         "created_at": timestamp(receipt.created_at),
         "expires_at": timestamp(receipt.expires_at),
@@ -175,3 +183,53 @@ def reveal_reply(secret_id: str, number: int):
     """Hand a reply's ciphertext to the sender once (manage token); then it is gone."""
     ciphertext = app_rules().take_reply(secret_id, number, _bearer())
     return _ciphertext_response(b'{"ciphertext":"', ciphertext, b'"}')
+
+
+@bp.post("/requests")
+@rate_limited("rate_limit_create")
+def create_request():
+    """Store a request for a secret (its encrypted note and the requester's reply key)."""
+    created = app_rules().create(parse_new_request(json_body(), app_rules().settings),
+                                 kind="request")
+    body = {
+        "id": created.id,
+        "expires_at": timestamp(created.expires_at),
+        "manage_token": created.manage_token,
+        "url": public_url(f"/q/{created.id}"),
+        "answer_url": public_url(f"/a/{created.id}"),
+    }
+    location = url_for("api.request_metadata", request_id=created.id)
+    return jsonify(body), 201, {"Location": location}
+
+
+@bp.get("/requests/<request_id>")
+def request_metadata(request_id: str):
+    """What an answerer needs before opening a request; never the note, never a change."""
+    live = app_rules().metadata(request_id, kind="request")
+    return jsonify({
+        "id": live.id,
+        "expires_at": timestamp(live.expires_at),
+        "passphrase": live.kdf is not None,
+        "kdf": live.kdf,
+        "attempts_left": max(app_rules().settings.max_attempts - live.failed_attempts, 0),
+    })
+
+
+@bp.post("/requests/<request_id>/open")
+@rate_limited("rate_limit_reveal")
+def open_request(request_id: str):
+    """The encrypted note and the key to answer to, given both proofs; nothing is used up."""
+    link_proof, access_proof = parse_reveal(json_body())
+    opened = app_rules().open_request(request_id, link_proof, access_proof)
+    return jsonify({"note": crypto.b64encode(opened.note),
+                    "public_key": crypto.b64encode(opened.public_key),
+                    "expires_at": timestamp(opened.expires_at)})
+
+
+@bp.post("/requests/<request_id>/answer")
+@rate_limited("rate_limit_create")  # an answer stores as much as a secret
+def answer_request(request_id: str):
+    """Store the one answer, encrypted to the requester; a second one is refused (409)."""
+    link_proof, access_proof, ciphertext = parse_answer(json_body(), app_rules().settings)
+    number = app_rules().answer(request_id, link_proof, access_proof, ciphertext)
+    return jsonify({"number": number}), 201

@@ -27,8 +27,9 @@ MAX_DEPTH = 2
 # A JSON string (escapes included) or one structural character.
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]', re.DOTALL)
 _OPEN, _CLOSE = frozenset(b"[{"), frozenset(b"]}")
-# The endpoints whose body carries a ciphertext: a secret, a reply.
-_CARRY_CIPHERTEXT = frozenset({"api.create_secret", "api.post_reply"})
+# The endpoints whose body carries a ciphertext: a secret, a reply, a request, an answer.
+_CARRY_CIPHERTEXT = frozenset({"api.create_secret", "api.post_reply", "api.create_request",
+                               "api.answer_request"})
 
 
 def check_shape(data: bytes) -> None:

@@ -1,4 +1,5 @@
-"""The ``mayfly`` command: serve, send, read, reply, status, replies, burn, purge, backup."""
+"""The ``mayfly`` command: serve, send, read, reply, ask, answer, status, replies, burn, purge,
+backup."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import crypto
-from .client import Client, ClientError, Link
+from .client import AlreadyAnswered, Client, ClientError, Link
 from .errors import MayflyError
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
@@ -278,7 +279,7 @@ def show_text(text: str, raw: bool) -> str | None:
                    "(a pipe, a file) it always is; on one, control characters are shown "
                    "escaped (\\x1b) so that the sender cannot drive your terminal.")
 def read(link, output, raw):
-    """Reveal a message, print its text and save its attachments. It burns.
+    """Reveal a message (or the answer to your request), print it and save its files. It burns.
 
     Example: mayfly read 'https://secrets.example.org/s/ID#KEY'
     """
@@ -286,8 +287,11 @@ def read(link, output, raw):
     if source is not click.core.ParameterSource.DEFAULT:
         _check_output(output)
     try:
-        parsed = Link.parse(link)
-        message, views_left = _client(parsed.base).read(parsed, _ask_passphrase)
+        parsed = Link.parse(link, kind="sa")
+        if parsed.kind == "a":
+            message, views_left = _client(parsed.base).read_answer(parsed), 0
+        else:
+            message, views_left = _client(parsed.base).read(parsed, _ask_passphrase)
     except ClientError as exc:
         raise click.ClickException(str(exc)) from None
     # From here on the view is spent: everything is shown or saved that can be.
@@ -347,6 +351,58 @@ def reply(link, files):
 
 
 @main.command()
+@click.argument("note")
+@click.option("--expires", help="Lifetime: 10m, 1h, 1d, 7d.  [default: the server's]")
+@click.option("--passphrase", "ask_passphrase", is_flag=True,
+              help="Prompt for a passphrase the answerer must know (or set MAYFLY_PASSPHRASE).")
+@click.option("--server", envvar="MAYFLY_SERVER", default=DEFAULT_SERVER, show_default=True)
+def ask(note, expires, ask_passphrase, server):
+    """Ask someone for a secret: print a request link to send and an answer link to keep.
+
+    The note is encrypted too. Whoever opens the request link may answer once;
+    only the answer link (mayfly read ANSWER_LINK) reads the answer, once.
+
+    Example: mayfly ask 'the staging database password, please' --expires 1d
+    """
+    expires_in = None if expires is None else parse_duration(expires)
+    passphrase = _passphrase_from_env()
+    if ask_passphrase and not passphrase:
+        passphrase = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True,
+                                  err=True)
+    if not note.strip():
+        raise click.ClickException("nothing to ask: the note is empty")
+    try:
+        asked = _client(server).ask(crypto.Message(note), expires_in=expires_in,
+                                    passphrase=passphrase)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(asked.link)
+    click.echo(asked.answer_link)
+    click.echo("send the first link (the request); keep the second (the answer link) private:"
+               " mayfly read ANSWER_LINK reads the answer once", err=True)
+
+
+@main.command()
+@click.argument("request_link")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def answer(request_link, files):
+    """Answer a request for a secret: standard input (and FILES), for the requester only.
+
+    Example: echo 'hunter2' | mayfly answer 'https://secrets.example.org/q/ID#KEY'
+    """
+    message = _message_from_input(files, "answer")
+    try:
+        parsed = Link.parse(request_link, kind="q")
+        note = _client(parsed.base).answer(parsed, message, _ask_passphrase)
+    except AlreadyAnswered as exc:
+        raise click.ClickException(f"{exc}: your answer was not sent") from None
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"answered the request: {escaped(well_formed(note.text))}", err=True)
+    click.echo("only the requester can read your answer, once", err=True)
+
+
+@main.command()
 @click.argument("receipt_link")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=".",
               show_default=True, help="Where attachments are saved (never overwriting).")
@@ -393,7 +449,7 @@ EXIT_FINAL = 4
 @click.option("--timeout", metavar="DURATION",
               help="With --wait: give up after this long (30s, 10m, 1h), exit code 3.")
 def status(receipt_link, wait, timeout):
-    """Show what became of a message you sent, from its receipt link.
+    """Show what became of a message you sent (or a request), from its receipt (answer) link.
 
     With --wait it returns only when something changes, and prints the new
     state; exit code 0. It exits 3 if nothing changed before --timeout
@@ -409,7 +465,7 @@ def status(receipt_link, wait, timeout):
         return
     seconds = None if timeout is None else parse_duration(timeout)
     try:
-        parsed = Link.parse(receipt_link, kind="r")
+        parsed = Link.parse(receipt_link, kind="ra")
         receipt, why = _client(parsed.base).watch(parsed, timeout=seconds, seen=_waiting_from)
     except ClientError as exc:
         raise click.ClickException(str(exc)) from None
@@ -429,7 +485,7 @@ def _waiting_from(receipt: dict) -> None:
 def _receipt_after(receipt_link: str, burn_first: bool = False) -> str:
     """Fetch (after burning, if asked) and describe the receipt a link names."""
     try:
-        parsed = Link.parse(receipt_link, kind="r")
+        parsed = Link.parse(receipt_link, kind="ra")
         client = _client(parsed.base)
         if burn_first:
             client.burn(parsed)
@@ -441,6 +497,8 @@ def _receipt_after(receipt_link: str, burn_first: bool = False) -> str:
 def describe_receipt(receipt: dict) -> str:
     """One line a person reads: the state and when it happened."""
     state = receipt["state"]
+    if receipt.get("kind") == "request":
+        return describe_request(receipt)
     views = f"{receipt['max_views'] - receipt['views_left']} of {receipt['max_views']} view(s) used"
     failed = receipt.get("failed_attempts")
     if type(failed) is int and 0 < failed < 1000:  # a wrong passphrase is news too (--wait)
@@ -459,6 +517,22 @@ def describe_receipt(receipt: dict) -> str:
         noun = "reply" if len(replies) == 1 else "replies"
         line += f"; {len(replies)} {noun} ({unread} unread: mayfly replies RECEIPT_LINK)"
     return line
+
+
+def describe_request(receipt: dict) -> str:
+    """One line about a request: waiting, answered, read or ended."""
+    answered = (receipt.get("replies") or [{}])[0].get("created_at")
+    lines = {
+        "waiting": f"waiting for an answer, expires {receipt['expires_at']}",
+        "answered": f"answered at {answered}: mayfly read ANSWER_LINK (it burns),"
+                    f" before {receipt['expires_at']}",
+        "read": f"answered, and the answer read at {receipt['ended_at']}: now destroyed",
+        "burned": f"burned by you at {receipt['ended_at']}",
+        "failed": f"burned at {receipt['ended_at']} after too many wrong passphrases",
+        "expired": f"expired at {receipt['expires_at']}"
+                   + (" with its answer unread" if answered else ", unanswered"),
+    }
+    return lines.get(receipt["state"], receipt["state"])
 
 
 @main.command()

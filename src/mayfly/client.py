@@ -33,7 +33,10 @@ TIMEOUT = 120.0
 ID = re.compile(r"[A-Za-z0-9_-]{24}")
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,512}")
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-STATES = {"waiting", "read", "burned", "failed", "expired"}
+STATES = {"waiting", "answered", "read", "burned", "failed", "expired"}
+ANSWERED = "this request has already been answered"
+# What each kind of link is called, by the letter its path starts with.
+LINK_NAMES = {"s": "message link", "r": "receipt link", "q": "request link", "a": "answer link"}
 # An ETag we echo back in If-None-Match: quoted, printable, short (RFC 9110 §8.8.3).
 ETAG = re.compile(r'(W/)?"[\x21\x23-\x7e]{1,128}"')
 # Watching a receipt (status --wait), as the receipt page does: the first pause,
@@ -76,6 +79,13 @@ class Busy(ClientError):
         super().__init__(message)
 
 
+class AlreadyAnswered(ClientError):
+    """Someone answered the request first; this answer was not sent."""
+
+    def __init__(self):
+        super().__init__(ANSWERED)
+
+
 class Gone(ClientError):
     """Missing, expired or burned."""
 
@@ -90,22 +100,25 @@ class Link:
     base: str
     id: str
     fragment: str
+    kind: str = "s"  # the letter of its path: s, r, q or a (LINK_NAMES)
 
     @classmethod
     def parse(cls, url: str, kind: str = "s") -> Link:
-        """Split https://HOST[/prefix]/<kind>/<id>#<fragment>."""
-        what = "message link" if kind == "s" else "receipt link"
+        """Split https://HOST[/prefix]/<kind>/<id>#<fragment>; ``kind`` may list several."""
+        what = " or ".join(LINK_NAMES[letter] for letter in kind)
         try:
             parts = urlsplit(url.strip())
         except ValueError:  # a bracket out of place in the host
             raise ClientError(f"not a mayfly {what}: {url.strip()!r}") from None
-        head, separator, secret_id = parts.path.rpartition(f"/{kind}/")
+        splits = [parts.path.rpartition(f"/{letter}/") for letter in kind]
+        head, separator, secret_id = next((split for split in splits if split[1]), splits[0])
         if parts.scheme not in {"http", "https"} or not parts.netloc or not separator \
                 or not secret_id:
             raise ClientError(f"not a mayfly {what}: {url.strip()!r}")
         if not parts.fragment:
             raise ClientError("the link is incomplete: the part after '#' is missing")
-        return cls(f"{parts.scheme}://{parts.netloc}{head}", secret_id, parts.fragment)
+        return cls(f"{parts.scheme}://{parts.netloc}{head}", secret_id, parts.fragment,
+                   separator.strip("/"))
 
     def key(self) -> bytes:
         """The 32-byte link key of a message link."""
@@ -131,6 +144,16 @@ class Link:
         if len(key) != crypto.KEY_BYTES:
             raise ClientError("this receipt link carries no reply key: replies cannot be read")
         return key
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What asking for a secret gives back: a link to send and a link to keep."""
+
+    link: str
+    answer_link: str
+    id: str
+    expires_at: str
 
 
 @dataclass(frozen=True)
@@ -251,6 +274,82 @@ class Client:
             expires_at=created["expires_at"],
             views_left=created["views_left"],
         )
+
+    def ask(self, note: crypto.Message, *, expires_in: int | None = None,
+            passphrase: str | None = None) -> Asked:
+        """Store a request for a secret: the note encrypted as a message, and a reply key.
+
+        The answer link carries the manage token and the receipt key that
+        unwraps the private key the answer is encrypted to.
+        """
+        link_key, receipt_key = crypto.new_link_key(), crypto.new_link_key()
+        kdf = crypto.Kdf.new() if passphrase else None
+        keys = crypto.derive_keys(link_key, passphrase or None, kdf)
+        pair = crypto.new_reply_keys(receipt_key)
+        body = {
+            "ciphertext": crypto.b64encode(crypto.seal(keys.content_key, crypto.pack(note))),
+            "link_proof_hash": crypto.b64encode(crypto.proof_hash(keys.link_proof)),
+            "access_proof_hash": crypto.b64encode(crypto.proof_hash(keys.access_proof)),
+            "kdf": kdf.to_json() if kdf else None,
+            "reply_key": {"public_key": crypto.b64encode(pair.public_key),
+                          "wrapped_private_key": crypto.b64encode(pair.wrapped_private_key)},
+        }
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        created = _request_created(self._call("POST", "/api/v1/requests", json=body))
+        return Asked(
+            link=f"{created['url']}#{crypto.b64encode(link_key)}",
+            answer_link=f"{created['answer_url']}#{created['manage_token']}."
+                        f"{crypto.b64encode(receipt_key)}",
+            id=created["id"],
+            expires_at=created["expires_at"],
+        )
+
+    def _request_keys(self, link: Link, passphrase: Callable[[], str] | str | None
+                      ) -> crypto.Keys:
+        key = link.key()
+        kdf = _metadata(self._call("GET", f"/api/v1/requests/{link.id}"))["kdf"]
+        if kdf is not None:
+            passphrase = passphrase() if callable(passphrase) else passphrase
+            if not passphrase:
+                raise ClientError("this request needs a passphrase")
+        return crypto.derive_keys(key, passphrase if kdf else None, kdf)
+
+    def answer(self, link: Link, message: crypto.Message,
+               passphrase: Callable[[], str] | str | None = None) -> crypto.Message:
+        """Answer a request: encrypt to the requester and post; return the request's note.
+
+        Raises AlreadyAnswered if someone else answered first.
+        """
+        keys = self._request_keys(link, passphrase)
+        proofs = {"link_proof": crypto.b64encode(keys.link_proof),
+                  "access_proof": crypto.b64encode(keys.access_proof)}
+        opened = _object(self._call("POST", f"/api/v1/requests/{link.id}/open", json=proofs),
+                         "request")
+        try:
+            note = crypto.unpack(crypto.unseal(keys.content_key,
+                                               crypto.b64decode(str(opened.get("note")))))
+        except (ValueError, DecryptionFailed):
+            raise ClientError(DecryptionFailed.__doc__.strip()) from None
+        blob = crypto.seal_reply(_public_key(opened.get("public_key")), crypto.pack(message))
+        posted = _object(self._call("POST", f"/api/v1/requests/{link.id}/answer",
+                                    json={**proofs, "ciphertext": crypto.b64encode(blob)}),
+                         "answer")
+        if posted.get("number") != 1:
+            raise Malformed("the answer's number is not 1")
+        return note
+
+    def read_answer(self, link: Link) -> crypto.Message:
+        """Read (and so burn) the answer to a request, from its answer link."""
+        receipt = self.receipt(link)
+        if receipt.get("kind") != "request":
+            raise ClientError("this link is not a request's answer link")
+        if receipt["state"] == "waiting":
+            raise ClientError("no answer yet: the request is still waiting")
+        replies = self.read_replies(link)
+        if not replies:
+            raise Gone()
+        return replies[0][1]
 
     def metadata(self, secret_id: str) -> dict:
         """A secret's public metadata (changes nothing), its shape checked."""
@@ -403,10 +502,12 @@ class Client:
 
 
 def is_final(receipt: dict) -> bool:
-    """Nothing can change any more: the message is gone and no reply can come."""
-    if receipt["state"] == "waiting":
+    """Nothing can change any more: the message (or request) is over and no reply can come."""
+    if receipt["state"] in {"waiting", "answered"}:
         return False
-    if receipt.get("reply_key") is None:
+    # A request ends with its answer read, burned or expired; a message's
+    # readers may still reply after it is gone, while they have grants.
+    if receipt.get("kind") == "request" or receipt.get("reply_key") is None:
         return True
     if not _is_count(receipt.get("replies_left")):
         raise Malformed("replies_left is not a count")
@@ -551,6 +652,22 @@ def _created(document: object) -> dict:
     return created
 
 
+def _request_created(document: object) -> dict:
+    created = _object(document, "request")
+    secret_id = created.get("id")
+    if not isinstance(secret_id, str) or not ID.fullmatch(secret_id):
+        raise Malformed("id is not a mayfly id")
+    token = created.get("manage_token")
+    if not isinstance(token, str) or not TOKEN.fullmatch(token):
+        raise Malformed("manage_token is not a token")
+    if not _link_to(created.get("url"), "q", secret_id) \
+            or not _link_to(created.get("answer_url"), "a", secret_id):
+        raise Malformed("url or answer_url is not a link to the new request")
+    if not _is_time(created.get("expires_at")):
+        raise Malformed("expires_at is not a time")
+    return created
+
+
 def _public_key(value: object) -> bytes:
     """A P-256 public key the server sent, as bytes; Malformed unless it is one."""
     try:
@@ -568,7 +685,8 @@ def _receipt(document: object) -> dict:
         raise Malformed("unknown state")
     if not _is_count(receipt.get("max_views")) or not _is_count(receipt.get("views_left")):
         raise Malformed("max_views or views_left is not a count")
-    needed = {"waiting": "expires_at", "expired": "expires_at", "read": "last_read_at",
+    needed = {"waiting": "expires_at", "answered": "expires_at", "expired": "expires_at",
+              "read": "ended_at" if receipt.get("kind") == "request" else "last_read_at",
               "burned": "ended_at", "failed": "ended_at"}[receipt["state"]]
     for name in ("created_at", "expires_at", "first_read_at", "last_read_at", "ended_at"):
         value = receipt.get(name)
@@ -593,6 +711,8 @@ def _problem_error(status: int, body: bytes, retry_after: str = "") -> ClientErr
     if status == 404:
         return Gone()
     kind = problem.get("type")
+    if status == 409 and isinstance(kind, str) and kind.endswith("/already-answered"):
+        return AlreadyAnswered()
     if isinstance(kind, str) and kind.endswith("/wrong-passphrase"):
         left = problem.get("attempts_left")
         return WrongPassphrase(left if _is_count(left, 100) else 0)

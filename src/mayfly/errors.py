@@ -8,6 +8,7 @@
     │   └── WrongPassphrase     403  the access proof failed; an attempt was counted
     ├── SecretGone              404  missing, expired, burned: all look the same
     ├── NoRepliesLeft           409  every reply this message allows was sent
+    ├── AlreadyAnswered         409  a request takes one answer, and it came
     ├── StorageUnavailable      503  the storage backend cannot be reached
     │   └── StorageTooNew       503  (start-up) the data was written by a newer mayfly
     ├── DecryptionFailed             (client side) the link is damaged or the key is wrong
@@ -79,6 +80,13 @@ class NoRepliesLeft(MayflyError):
 
     status = 409
     slug = "no-replies-left"
+
+
+class AlreadyAnswered(MayflyError):
+    """This request has already been answered."""
+
+    status = 409
+    slug = "already-answered"
 
 
 class StorageUnavailable(MayflyError):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from . import crypto
 from .config import Settings
 from .errors import (
+    AlreadyAnswered,
     Forbidden,
     InvalidInput,
     NoRepliesLeft,
@@ -45,6 +46,8 @@ REVEAL_FIELDS = {"link_proof", "access_proof"}
 _NO_RECEIPT = bytes(32)
 REPLY_KEY_FIELDS = {"public_key", "wrapped_private_key"}
 REPLY_FIELDS = {"link_proof", "ciphertext"}
+REQUEST_FIELDS = CREATE_FIELDS - {"max_views"}
+ANSWER_FIELDS = REVEAL_FIELDS | {"ciphertext"}
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,23 @@ def parse_new_secret(body: object, settings: Settings) -> NewSecret:
     )
 
 
+def parse_new_request(body: object, settings: Settings) -> NewSecret:
+    """Validate a request for a secret: a secret's fields, the reply key required."""
+    body = only_fields(body, REQUEST_FIELDS)
+    if body.get("reply_key") is None:
+        raise InvalidInput("reply_key is required: the answer is encrypted to it",
+                           field="reply_key")
+    return parse_new_secret(body, settings)
+
+
+def parse_answer(body: object, settings: Settings) -> tuple[bytes, bytes, bytearray]:
+    """Validate an answer to a request: both proofs and the answer's ciphertext."""
+    body = only_fields(body, ANSWER_FIELDS)
+    ciphertext = _ciphertext(body, settings, MIN_REPLY_CIPHERTEXT, b"\x04")
+    return (bytes(_bytes(body, "link_proof", 32)), bytes(_bytes(body, "access_proof", 32)),
+            ciphertext)
+
+
 def parse_reveal(body: object) -> tuple[bytes, bytes]:
     """Validate a reveal request: the two 32-byte proofs."""
     body = only_fields(body, REVEAL_FIELDS)
@@ -187,10 +207,24 @@ def valid_id(secret_id: str) -> bool:
 
 
 def as_of(receipt: Receipt, now: float) -> Receipt:
-    """The receipt as the sender sees it: expired once its lifetime ends, purged or not."""
+    """The receipt as the sender sees it: expired once its lifetime ends, purged or not.
+
+    A request whose answer came and waits to be read says ``answered``.
+    """
     if receipt.state == "waiting" and receipt.expires_at <= now:
         return replace(receipt, state="expired", ended_at=receipt.expires_at)
+    if receipt.state == "waiting" and receipt.kind == "request" and receipt.replies:
+        return replace(receipt, state="answered")
     return receipt
+
+
+@dataclass(frozen=True)
+class OpenedRequest:
+    """What whoever holds a request link gets: the note and the key to answer to."""
+
+    note: bytes
+    public_key: bytes
+    expires_at: float
 
 
 class Rules:
@@ -203,8 +237,8 @@ class Rules:
         self.clock = clock
         self._last_purge = 0.0
 
-    def create(self, new: NewSecret) -> Created:
-        """Store a new secret under a fresh id; return the id and the manage token."""
+    def create(self, new: NewSecret, kind: str = "secret") -> Created:
+        """Store a new secret (or request) under a fresh id; return the id and manage token."""
         now = self.clock()
         token = secrets.token_urlsafe(TOKEN_BYTES)
         record = NewRecord(
@@ -219,29 +253,38 @@ class Rules:
             keep_until=now + new.expires_in + self.settings.receipt_retention,
             max_views=new.max_views,
             reply_key=new.reply_key,
+            kind=kind,
         )
         self.storage.create(record)
         self.purge_now_and_then(now)
         return Created(record.id, record.expires_at, record.max_views, token)
 
-    def metadata(self, secret_id: str) -> Live:
-        """Return a live secret's metadata; never changes anything."""
+    def metadata(self, secret_id: str, kind: str = "secret") -> Live:
+        """Return a live secret's (or request's) metadata; never changes anything."""
         live = valid_id(secret_id) and self.storage.lookup(secret_id, self.clock())
-        if not live:
+        if not live or live.kind != kind:
             raise SecretGone()
         return live
+
+    @staticmethod
+    def _check_link(live: Live, link_proof: bytes) -> None:
+        # A wrong link proof means the caller lacks the link: nothing is counted.
+        if not hmac.compare_digest(crypto.proof_hash(link_proof), live.link_hash):
+            raise Forbidden("the link proof does not match: is the link complete?")
+
+    def _check_access(self, live: Live, access_proof: bytes) -> None:
+        """The passphrase's proof; a wrong one counts an attempt (and may burn)."""
+        if not hmac.compare_digest(crypto.proof_hash(access_proof), live.access_hash):
+            left = self.storage.fail(live.id, self.clock(), self.settings.max_attempts)
+            if left is None:
+                raise SecretGone()
+            raise WrongPassphrase(attempts_left=left)
 
     def reveal(self, secret_id: str, link_proof: bytes, access_proof: bytes) -> Taken:
         """Check both proofs, then use up one view atomically."""
         live = self.metadata(secret_id)
-        # A wrong link proof means the caller lacks the link: nothing is counted.
-        if not hmac.compare_digest(crypto.proof_hash(link_proof), live.link_hash):
-            raise Forbidden("the link proof does not match: is the link complete?")
-        if not hmac.compare_digest(crypto.proof_hash(access_proof), live.access_hash):
-            left = self.storage.fail(secret_id, self.clock(), self.settings.max_attempts)
-            if left is None:
-                raise SecretGone()
-            raise WrongPassphrase(attempts_left=left)
+        self._check_link(live, link_proof)
+        self._check_access(live, access_proof)
         taken = self.storage.take(secret_id, self.clock())
         if taken is None:
             raise SecretGone()
@@ -250,7 +293,7 @@ class Rules:
     def _reply_receipt(self, secret_id: str, link_proof: bytes) -> Receipt:
         """The receipt of a secret that accepts replies, given the reader's link proof."""
         receipt = valid_id(secret_id) and self.storage.receipt(secret_id, self.clock())
-        if not receipt or receipt.reply_hash is None:
+        if not receipt or receipt.reply_hash is None or receipt.kind != "secret":
             raise SecretGone()
         if not hmac.compare_digest(crypto.proof_hash(link_proof), receipt.reply_hash):
             raise Forbidden("the link proof does not match: is the link complete?")
@@ -268,6 +311,43 @@ class Rules:
             raise SecretGone()
         if number == 0:
             raise NoRepliesLeft()
+        return number
+
+    def _unanswered_request(self, request_id: str, link_proof: bytes,
+                            access_proof: bytes) -> Live:
+        """A live request not yet answered, given both proofs of its link.
+
+        "Already answered" is told only to a holder of the link, and before the
+        passphrase is checked: once answered, no wrong guess can burn the answer.
+        """
+        live = self.metadata(request_id, kind="request")
+        self._check_link(live, link_proof)
+        receipt = self.storage.receipt(request_id, self.clock())
+        if receipt is None:
+            raise SecretGone()
+        if receipt.replies:
+            raise AlreadyAnswered()
+        self._check_access(live, access_proof)
+        return live
+
+    def open_request(self, request_id: str, link_proof: bytes,
+                     access_proof: bytes) -> OpenedRequest:
+        """The note and the requester's public key; opening spends nothing."""
+        live = self._unanswered_request(request_id, link_proof, access_proof)
+        note = self.storage.peek(request_id, self.clock())
+        if note is None:
+            raise SecretGone()
+        return OpenedRequest(note, live.reply_public_key, live.expires_at)
+
+    def answer(self, request_id: str, link_proof: bytes, access_proof: bytes,
+               ciphertext: bytes) -> int:
+        """Store the one answer to a request; of answerers at once, one wins, the rest 409."""
+        self._unanswered_request(request_id, link_proof, access_proof)
+        number = self.storage.post_reply(request_id, ciphertext, self.clock())
+        if number is None:
+            raise SecretGone()
+        if number == 0:
+            raise AlreadyAnswered()
         return number
 
     def take_reply(self, secret_id: str, number: int, token: str | None) -> bytes:

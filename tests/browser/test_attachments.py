@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
@@ -44,3 +46,27 @@ def test_an_attachment_opened_by_navigation_downloads_and_runs_nothing(name, sen
     assert posts == []
     assert opened.title() != "pwned"
     assert [download.suggested_filename for download in downloads] != []
+
+
+def test_files_dropped_on_the_compose_page_are_listed_and_sent(sender, reader, tmp_path):
+    sender.goto("/")
+    dropped = sender.evaluate_handle("""() => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File(["dropped bytes"], "dropped.txt", { type: "text/plain" }));
+        return transfer;
+    }""")
+    zone = sender.get_by_test_id("dropzone")
+    zone.dispatch_event("dragover", {"dataTransfer": dropped})
+    expect(zone).to_have_class(re.compile(r"\bdragging\b"))
+    zone.dispatch_event("drop", {"dataTransfer": dropped})
+    expect(zone).not_to_have_class(re.compile(r"\bdragging\b"))
+    expect(sender.get_by_test_id("file")).to_have_text(["dropped.txt13 BRemove"])
+    sender.get_by_test_id("create").click()
+    expect(sender.get_by_test_id("share")).to_be_visible()
+
+    open_link(reader, sender.get_by_test_id("share-link").input_value())
+    read_message(reader)
+    with reader.expect_download() as info:
+        reader.get_by_test_id("download").click()
+    info.value.save_as(tmp_path / "saved")
+    assert (tmp_path / "saved").read_bytes() == b"dropped bytes"

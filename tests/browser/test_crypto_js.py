@@ -176,6 +176,13 @@ def test_crypto_js_reproduces_the_reply_vectors(page, vector):
     assert got["fresh"] is True
 
 
+@pytest.mark.parametrize("vector", VECTORS["request_vectors"], ids=lambda v: v["name"])
+def test_crypto_js_reproduces_the_request_vectors(page, vector):
+    # A request's note is a message and its answer a reply: both halves, byte for byte.
+    test_crypto_js_reproduces_the_vectors(page, vector["note"])
+    test_crypto_js_reproduces_the_reply_vectors(page, vector["answer"])
+
+
 def test_crypto_js_round_trips_random_messages_and_rejects_tampering(page):
     assert page.evaluate(ROUND_TRIPS) == []
 

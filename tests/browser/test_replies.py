@@ -6,6 +6,7 @@ Browser to browser, CLI to browser and browser to CLI.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,6 +47,43 @@ def test_a_reply_goes_from_browser_to_browser_and_burns(sender, reader, tmp_path
     sender.reload()  # the reply burned: only its time is left
     expect(sender.get_by_test_id("replies-count")).to_have_text("1 reply")
     expect(sender.get_by_test_id("reply-open")).to_have_count(0)
+
+
+def test_the_reply_composer_lists_removes_and_limits_files(sender, reader, tmp_path):
+    shared = create_secret(sender, "send me the logs")
+    open_link(reader, shared.link)
+    read_message(reader)
+    posts = []
+    reader.on("request", lambda r: r.method == "POST" and posts.append(r.url))
+    reader.get_by_test_id("reply").click()
+    size = reader.get_by_test_id("reply-size")
+    expect(size).to_have_text(re.compile(r"^Encrypted size: \d+ B of the 10 MiB limit$"))
+    hint = reader.get_by_test_id("reply-hint")
+    reader.get_by_test_id("reply-send").click()
+    expect(hint).to_have_text("Write a reply or attach a file first.")
+
+    small = [{"name": name, "mimeType": "text/plain", "buffer": b"x" * 3} for name in ("a", "b")]
+    reader.get_by_test_id("reply-file-input").set_input_files(small)
+    expect(hint).to_be_hidden()  # a file is something to send
+    expect(reader.get_by_test_id("reply-file")).to_have_text(["a3 BRemove", "b3 BRemove"])
+    reader.get_by_role("button", name="Remove: a").click()
+    expect(reader.get_by_role("button", name="Remove: b")).to_be_focused()
+    reader.get_by_role("button", name="Remove: b").press("Enter")
+    expect(reader.get_by_test_id("reply-file")).to_have_count(0)
+    expect(reader.get_by_test_id("reply-file-input")).to_be_focused()
+
+    ten = tmp_path / "ten.bin"
+    ten.write_bytes(bytes(10 << 20))
+    reader.get_by_test_id("reply-file-input").set_input_files(ten)
+    expect(size).to_have_class(re.compile(r"\bover\b"))
+    shown = re.fullmatch(r"Encrypted size: ([\d,.]+) (\w+) of the ([\d,.]+) \2 limit",
+                         size.text_content())
+    assert shown, size.text_content()
+    used, unit, limit = shown[1], shown[2], shown[3]
+    reader.get_by_test_id("reply-send").click()
+    expect(hint).to_have_text(
+        f"Too large: encrypted, this comes to {used} {unit}, over the {limit} {unit} limit.")
+    assert posts == []  # refused in the page, before any upload
 
 
 def test_a_second_reply_on_one_view_is_refused_and_the_text_stays(sender, reader, new_context):

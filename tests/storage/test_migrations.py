@@ -157,7 +157,8 @@ def test_rows_are_read_by_column_name(tmp_path, monkeypatch):
     # A later step that rebuilds the table with its columns in another order
     # must not change what the code reads.
     reordered = """
-    CREATE TABLE secrets_new (replies_left INTEGER NOT NULL DEFAULT 0, reply_hash BLOB,
+    CREATE TABLE secrets_new (kind TEXT NOT NULL DEFAULT 'secret',
+        replies_left INTEGER NOT NULL DEFAULT 0, reply_hash BLOB,
         reply_wrapped_key BLOB, reply_public_key BLOB,
         ended_at REAL, last_read_at REAL, first_read_at REAL,
         failed_attempts INTEGER NOT NULL DEFAULT 0, views_left INTEGER NOT NULL,
@@ -165,7 +166,7 @@ def test_rows_are_read_by_column_name(tmp_path, monkeypatch):
         created_at REAL NOT NULL, state TEXT NOT NULL DEFAULT 'waiting',
         manage_hash BLOB NOT NULL, kdf TEXT, access_hash BLOB, link_hash BLOB,
         id TEXT PRIMARY KEY);
-    INSERT INTO secrets_new SELECT replies_left, reply_hash, reply_wrapped_key,
+    INSERT INTO secrets_new SELECT kind, replies_left, reply_hash, reply_wrapped_key,
         reply_public_key, ended_at, last_read_at, first_read_at, failed_attempts,
         views_left, max_views, keep_until, expires_at, created_at, state, manage_hash, kdf,
         access_hash, link_hash, id FROM secrets;
@@ -203,3 +204,25 @@ def test_redis_data_gets_this_codes_format_and_a_newer_one_is_refused(request, b
     finally:
         client.delete(migrations.FORMAT_KEY)
         storage.close()
+
+
+def test_secrets_written_before_requests_stay_secrets_after_step_3(tmp_path, monkeypatch):
+    path = str(tmp_path / "mayfly.db")
+    monkeypatch.setattr(migrations, "SQLITE", migrations.SQLITE[:2])
+    SQLiteStorage(path).close()
+    record = new_record(reply_key=REPLY_KEY)
+    with sqlite3.connect(path) as db:  # a secret as the code of schema version 2 wrote it
+        db.execute("INSERT INTO secrets (id, link_hash, access_hash, manage_hash, created_at,"
+                   " expires_at, keep_until, max_views, views_left, reply_public_key,"
+                   " reply_wrapped_key, reply_hash) VALUES (?,?,?,?,?,?,?,1,1,?,?,?)",
+                   (record.id, record.link_hash, record.access_hash, record.manage_hash,
+                    record.created_at, record.expires_at, record.keep_until,
+                    REPLY_KEY.public_key, REPLY_KEY.wrapped_key, record.link_hash))
+        db.execute("INSERT INTO ciphertexts VALUES (?, ?)", (record.id, record.ciphertext))
+    monkeypatch.undo()
+    after = SQLiteStorage(path)
+    assert after.migrated == [3]
+    assert after.lookup(record.id, NOW).kind == "secret"
+    assert after.peek(record.id, NOW) is None  # a secret is no request: nothing to peek at
+    assert after.take(record.id, NOW).ciphertext == record.ciphertext
+    assert after.receipt(record.id, NOW).kind == "secret"

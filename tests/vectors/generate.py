@@ -137,8 +137,42 @@ def reply_vector(case: dict) -> dict:
     }
 
 
+# A request is a message (its note, under the request link's key) and one reply (its
+# answer, to the requester's key pair): each half is checked as those are.
+REQUEST_CASES = [
+    {
+        "name": "a request answered with a file",
+        "note": {"name": "the note", "link_key": bytes(range(32, 64)), "passphrase": None,
+                 "salt": None, "nonce": bytes(range(50, 62)),
+                 "text": "the staging database password, please", "files": []},
+        "answer": {"name": "the answer", "receipt_key": bytes(range(96, 128)),
+                   "sender_scalar": bytes(range(2, 34)), "wrap_nonce": bytes(range(20, 32)),
+                   "ephemeral_scalar": bytes(range(40, 72)), "nonce": bytes(range(80, 92)),
+                   "text": "here it is",
+                   "files": [("staging.env", "text/plain", b"DB_PASSWORD=hunter2\n")]},
+    },
+    {
+        "name": "a request with a passphrase",
+        "note": {"name": "the note", "link_key": bytes([0x5A] * 32),
+                 "passphrase": "询问 passphrase", "salt": bytes(range(16, 32)),
+                 "nonce": bytes([4] * 12), "text": "数据库密码?", "files": []},
+        "answer": {"name": "the answer", "receipt_key": bytes([0x3C] * 32),
+                   "sender_scalar": bytes([0x33] * 32), "wrap_nonce": bytes([5] * 12),
+                   "ephemeral_scalar": bytes([0x44] * 32), "nonce": bytes([6] * 12),
+                   "text": "密码是 hunter2", "files": []},
+    },
+]
+
+
+def request_vector(case: dict) -> dict:
+    """A request: the note sealed as a message, the answer sealed as a reply."""
+    return {"name": case["name"], "note": vector(case["note"]),
+            "answer": reply_vector(case["answer"])}
+
+
 if __name__ == "__main__":
     out = Path(__file__).with_name("protocol_v1.json")
     document = {"protocol": "mayfly/v1", "vectors": [vector(c) for c in CASES],
-                "reply_vectors": [reply_vector(c) for c in REPLY_CASES]}
+                "reply_vectors": [reply_vector(c) for c in REPLY_CASES],
+                "request_vectors": [request_vector(c) for c in REQUEST_CASES]}
     out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

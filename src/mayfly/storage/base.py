@@ -77,6 +77,7 @@ class NewRecord:
     keep_until: float
     max_views: int
     reply_key: ReplyKey | None = None
+    kind: str = "secret"  # secret | request (its ciphertext is the note)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Live:
     views_left: int
     failed_attempts: int
     reply_public_key: bytes | None = None
+    kind: str = "secret"
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class Receipt:
     reply_hash: bytes | None = None  # SHA-256 of the link proof, while replies may come
     replies_left: int = 0
     replies: tuple[ReplyInfo, ...] = ()
+    kind: str = "secret"
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,10 @@ class Storage:
 
     def take(self, secret_id: str, now: float) -> Taken | None:
         """Atomically use up one view and return the ciphertext, or None if not live."""
+        raise NotImplementedError
+
+    def peek(self, secret_id: str, now: float) -> bytes | None:
+        """Return a live request's note (its ciphertext), or None. Never changes anything."""
         raise NotImplementedError
 
     def fail(self, secret_id: str, now: float, max_attempts: int) -> int | None:

@@ -57,6 +57,11 @@ SQLITE: list[str] = [
         PRIMARY KEY (secret_id, number)
     );
     """,
+    # 3: requests (issue #11): a record whose ciphertext is a note and whose one
+    # reply is the answer. Every older record is a secret.
+    """
+    ALTER TABLE secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'secret';
+    """,
 ]
 
 # --- Redis ---------------------------------------------------------------------

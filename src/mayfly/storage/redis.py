@@ -32,6 +32,10 @@ authorises a reply (``reply_hash``), ``replies_left`` (one granted per view)
 and ``replies`` (how many were posted). Receipts written before replies
 existed simply lack these fields, which read as "no replies"; as the fields
 are only added, and a 0.1.0 reader ignores them, the format stays 1.
+A request (issue #11) is such a secret whose receipt hash also says
+``kind`` = ``request``: its ciphertext is the note, ``replies_left`` starts
+at 1 (the answer, which needs no view), and its answer, reply 1, is dropped
+when the request ends in any way. A receipt without ``kind`` is a secret's.
 
 Expiry. Redis itself deletes a ciphertext (and its proof hashes) at
 expires_at and a receipt at keep_until, whether or not mayfly ever purges.
@@ -116,19 +120,27 @@ end
 local function count(name)
   redis.call('HINCRBY', KEYS[6], name, 1)
 end
+local function is_request()
+  return redis.call('HGET', KEYS[1], 'kind') == 'request'
+end
+-- A request's answer ends with it (a secret's replies outlive the secret).
+local function drop_answer()
+  if is_request() then redis.call('HDEL', KEYS[7], '1:ciphertext') end
+end
 -- A secret ends: only states and times remain.
 local function finish(state)
   redis.call('HSET', KEYS[1], 'state', state, 'ended_at', ARGV[2])
   redis.call('DEL', KEYS[2])
   redis.call('ZREM', KEYS[3], id)
   redis.call('ZREM', KEYS[4], id)
+  drop_answer()
 end
 """
 
 _CREATE = """
 -- ARGV: id, now, created_at, expires_at, keep_until, max_views, expires_ms, keep_ms,
 --       manage_hash, ciphertext, link_hash, access_hash, kdf,
---       reply_public_key, reply_wrapped_key (both empty: no replies)
+--       reply_public_key, reply_wrapped_key (both empty: no replies), kind
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('ERR mayfly: id already taken')
 end
@@ -138,6 +150,10 @@ redis.call('HSET', KEYS[1], 'state', 'waiting', 'manage_hash', ARGV[9],
 if ARGV[14] ~= '' then
   redis.call('HSET', KEYS[1], 'reply_public_key', ARGV[14], 'reply_wrapped_key', ARGV[15],
     'reply_hash', ARGV[11], 'replies_left', 0, 'replies', 0)
+end
+if ARGV[16] == 'request' then
+  -- One grant, the answer, that needs no view.
+  redis.call('HSET', KEYS[1], 'kind', 'request', 'replies_left', 1)
 end
 redis.call('PEXPIREAT', KEYS[1], ARGV[8])
 redis.call('HSET', KEYS[2], 'ciphertext', ARGV[10], 'link_hash', ARGV[11],
@@ -156,7 +172,13 @@ local meta = redis.call('HMGET', KEYS[1], 'expires_at', 'max_views', 'views_left
   'failed_attempts')
 local secret = redis.call('HMGET', KEYS[2], 'link_hash', 'access_hash', 'kdf')
 local reply_key = redis.call('HGET', KEYS[1], 'reply_public_key') or ''
-return {meta[1], meta[2], meta[3], meta[4], secret[1], secret[2], secret[3], reply_key}
+local kind = redis.call('HGET', KEYS[1], 'kind') or 'secret'
+return {meta[1], meta[2], meta[3], meta[4], secret[1], secret[2], secret[3], reply_key, kind}
+"""
+
+_PEEK = """
+if not live() or not is_request() then return false end
+return redis.call('HGET', KEYS[2], 'ciphertext')
 """
 
 _TAKE = """
@@ -203,6 +225,7 @@ local due = redis.call('ZSCORE', KEYS[3], id)
 if not due or tonumber(due) > now then return 0 end
 redis.call('ZREM', KEYS[3], id)
 redis.call('DEL', KEYS[2])
+drop_answer()
 local state, expires_at = unpack(redis.call('HMGET', KEYS[1], 'state', 'expires_at'))
 if state == 'waiting' then
   redis.call('HSET', KEYS[1], 'state', 'expired', 'ended_at', expires_at)
@@ -231,6 +254,8 @@ _POST_REPLY = _RECEIPT_KEPT + """
 if not kept() or redis.call('HEXISTS', KEYS[1], 'reply_public_key') == 0 then
   return false
 end
+-- A request is answered only while it is live.
+if is_request() and not live() then return false end
 if tonumber(redis.call('HGET', KEYS[1], 'replies_left')) <= 0 then return 0 end
 redis.call('HINCRBY', KEYS[1], 'replies_left', -1)
 local n = redis.call('HINCRBY', KEYS[1], 'replies', 1)
@@ -244,18 +269,23 @@ return n
 _TAKE_REPLY = _RECEIPT_KEPT + """
 -- ARGV[3]: the reply's number
 if not kept() then return false end
+local request = is_request()
+if request and not live() then return false end
 local ciphertext = redis.call('HGET', KEYS[7], ARGV[3] .. ':ciphertext')
 if not ciphertext then return false end
 -- read_at first: the hash never empties, so it keeps its expiry.
 redis.call('HSET', KEYS[7], ARGV[3] .. ':read_at', ARGV[2])
 redis.call('HDEL', KEYS[7], ARGV[3] .. ':ciphertext')
 count('replies_read')
+-- A request's answer is read: the request has done its work.
+if request then finish('read') end
 return ciphertext
 """
 
 _SCRIPTS = {
     "create": _CREATE,
     "lookup": _LOOKUP,
+    "peek": _PEEK,
     "take": _TAKE,
     "fail": _FAIL,
     "burn": _BURN,
@@ -264,7 +294,7 @@ _SCRIPTS = {
     "post_reply": _POST_REPLY,
     "take_reply": _TAKE_REPLY,
 }
-_READ_ONLY = {"lookup"}
+_READ_ONLY = {"lookup", "peek"}
 
 
 def _source(name: str) -> str:
@@ -426,16 +456,20 @@ class RedisStorage(Storage):
                   _num(record.expires_at), _num(record.keep_until), record.max_views,
                   _ms(record.expires_at), _ms(record.keep_until), record.manage_hash,
                   record.ciphertext, record.link_hash, record.access_hash, kdf,
-                  reply.public_key, reply.wrapped_key)
+                  reply.public_key, reply.wrapped_key, record.kind)
 
     def lookup(self, secret_id: str, now: float) -> Live | None:
         row = self._run("lookup", secret_id, _num(now))
         if row is None:
             return None
-        expires_at, max_views, views_left, failed, link_hash, access_hash, kdf, reply_key = row
+        expires_at, max_views, views_left, failed, link_hash, access_hash, kdf, reply_key, \
+            kind = row
         return Live(secret_id, link_hash, access_hash, json.loads(kdf) if kdf else None,
                     float(expires_at), int(max_views), int(views_left), int(failed),
-                    reply_key or None)
+                    reply_key or None, kind.decode())
+
+    def peek(self, secret_id: str, now: float) -> bytes | None:
+        return self._run("peek", secret_id, _num(now))
 
     def take(self, secret_id: str, now: float) -> Taken | None:
         row = self._run("take", secret_id, _num(now))
@@ -472,7 +506,7 @@ class RedisStorage(Storage):
         names = ("manage_hash", "state", "created_at", "expires_at", "keep_until", "max_views",
                  "views_left", "failed_attempts", "first_read_at", "last_read_at", "ended_at",
                  "reply_public_key", "reply_wrapped_key", "reply_hash", "replies_left",
-                 "replies")
+                 "replies", "kind")
         with self._boundary():
             row = self._redis().hmget(secret_keys(secret_id)[0], names)
         if row[0] is None or float(row[4]) <= now:
@@ -492,6 +526,7 @@ class RedisStorage(Storage):
                 value["reply_public_key"], value["reply_wrapped_key"]),
             reply_hash=value["reply_hash"], replies_left=int(value["replies_left"] or 0),
             replies=self._replies(secret_id, int(value["replies"] or 0)),
+            kind=(value["kind"] or b"secret").decode(),
         )
 
     def _due(self, index: str, now: float) -> list[str]:

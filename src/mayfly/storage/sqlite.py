@@ -58,6 +58,11 @@ os.register_at_fork(before=_CHECKPOINTING.acquire, after_in_parent=_CHECKPOINTIN
 _LIVE = "state = 'waiting' AND expires_at > ?"
 # What a secret forgets when it ends: only states and times remain.
 _FORGET = "link_hash = NULL, access_hash = NULL, kdf = NULL"
+# The ciphertext keys of requests' answers, which end with their request.
+_ANSWERS = ("SELECT secret_id || '/' || number FROM replies JOIN secrets"
+            " ON secrets.id = replies.secret_id AND secrets.kind = 'request'")
+# A reply may come while the receipt is kept; a request's answer only while it is live.
+_MAY_REPLY = f"keep_until > :now AND (kind = 'secret' OR {_LIVE.replace('?', ':now')})"
 
 
 def path_from_url(url: str, data_dir: str) -> str:
@@ -257,11 +262,12 @@ class SQLiteStorage(Storage):
             db.execute(
                 "INSERT INTO secrets (id, link_hash, access_hash, kdf, manage_hash, created_at,"
                 " expires_at, keep_until, max_views, views_left, reply_public_key,"
-                " reply_wrapped_key, reply_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " reply_wrapped_key, reply_hash, kind, replies_left)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (record.id, record.link_hash, record.access_hash, kdf, record.manage_hash,
                  record.created_at, record.expires_at, record.keep_until, record.max_views,
                  record.max_views, reply and reply.public_key, reply and reply.wrapped_key,
-                 reply and record.link_hash),
+                 reply and record.link_hash, record.kind, int(record.kind == "request")),
             )
             db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)",
                        (record.id, record.ciphertext))
@@ -270,7 +276,7 @@ class SQLiteStorage(Storage):
     def lookup(self, secret_id: str, now: float) -> Live | None:
         row = self._read(
             "SELECT link_hash, access_hash, kdf, expires_at, max_views, views_left,"
-            f" failed_attempts, reply_public_key FROM secrets WHERE id = ? AND {_LIVE}",
+            f" failed_attempts, reply_public_key, kind FROM secrets WHERE id = ? AND {_LIVE}",
             (secret_id, now),
         )
         if row is None:
@@ -278,7 +284,13 @@ class SQLiteStorage(Storage):
         kdf = None if row["kdf"] is None else json.loads(row["kdf"])
         return Live(secret_id, row["link_hash"], row["access_hash"], kdf, row["expires_at"],
                     row["max_views"], row["views_left"], row["failed_attempts"],
-                    row["reply_public_key"])
+                    row["reply_public_key"], row["kind"])
+
+    def peek(self, secret_id: str, now: float) -> bytes | None:
+        row = self._read(
+            "SELECT data FROM ciphertexts JOIN secrets USING (id) WHERE id = ?"
+            f" AND kind = 'request' AND {_LIVE}", (secret_id, now))
+        return None if row is None else row["data"]
 
     def take(self, secret_id: str, now: float) -> Taken | None:
         with self._write() as db:
@@ -308,6 +320,8 @@ class SQLiteStorage(Storage):
         db.execute(f"UPDATE secrets SET state = ?, ended_at = ?, {_FORGET} WHERE id = ?",
                    (state, now, secret_id))
         db.execute("DELETE FROM ciphertexts WHERE id = ?", (secret_id,))
+        db.execute(f"DELETE FROM ciphertexts WHERE id IN ({_ANSWERS} WHERE id = ?)",
+                   (secret_id,))
 
     def fail(self, secret_id: str, now: float, max_attempts: int) -> int | None:
         with self._write() as db:
@@ -341,8 +355,8 @@ class SQLiteStorage(Storage):
     def post_reply(self, secret_id: str, ciphertext: bytes, now: float) -> int | None:
         with self._write() as db:
             row = db.execute(
-                "SELECT replies_left FROM secrets WHERE id = ? AND keep_until > ?"
-                " AND reply_public_key IS NOT NULL", (secret_id, now),
+                f"SELECT replies_left FROM secrets WHERE id = :id AND {_MAY_REPLY}"
+                " AND reply_public_key IS NOT NULL", {"id": secret_id, "now": now},
             ).fetchone()
             if row is None or row["replies_left"] == 0:
                 return None if row is None else 0
@@ -362,10 +376,11 @@ class SQLiteStorage(Storage):
         key = f"{secret_id}/{number}"
         with self._write() as db:
             row = db.execute(
-                "UPDATE replies SET read_at = ? WHERE secret_id = ? AND number = ?"
+                "UPDATE replies SET read_at = :now WHERE secret_id = :id AND number = :number"
                 " AND read_at IS NULL AND EXISTS (SELECT 1 FROM secrets"
-                " WHERE id = replies.secret_id AND keep_until > ?) RETURNING number",
-                (now, secret_id, number, now),
+                f" WHERE id = replies.secret_id AND {_MAY_REPLY})"
+                " RETURNING (SELECT kind FROM secrets WHERE id = :id) AS kind",
+                {"now": now, "id": secret_id, "number": number},
             ).fetchone()
             if row is None:
                 return None
@@ -373,6 +388,11 @@ class SQLiteStorage(Storage):
                                     (key,)).fetchone()["data"]
             db.execute("DELETE FROM ciphertexts WHERE id = ?", (key,))
             self._count(db, "replies_read")
+            ended = row["kind"] == "request"
+            if ended:  # the answer is read: the request has done its work
+                self._end(db, secret_id, "read", now)
+        if ended:
+            self._scrubber.soon()
         return ciphertext
 
     def _replies(self, secret_id: str) -> tuple[ReplyInfo, ...]:
@@ -388,7 +408,8 @@ class SQLiteStorage(Storage):
         row = self._read(
             "SELECT manage_hash, state, created_at, expires_at, max_views, views_left,"
             " failed_attempts, first_read_at, last_read_at, ended_at, reply_hash, replies_left,"
-            " reply_public_key, reply_wrapped_key FROM secrets WHERE id = ? AND keep_until > ?",
+            " reply_public_key, reply_wrapped_key, kind FROM secrets"
+            " WHERE id = ? AND keep_until > ?",
             (secret_id, now),
         )
         if row is None:
@@ -409,6 +430,8 @@ class SQLiteStorage(Storage):
                 "DELETE FROM ciphertexts WHERE id IN"
                 " (SELECT id FROM secrets WHERE state = 'waiting' AND expires_at <= ?)", (now,)
             )
+            db.execute(f"DELETE FROM ciphertexts WHERE id IN ({_ANSWERS}"
+                       " WHERE state = 'waiting' AND expires_at <= ?)", (now,))
             expired = db.execute(
                 f"UPDATE secrets SET state = 'expired', ended_at = expires_at, {_FORGET}"
                 " WHERE state = 'waiting' AND expires_at <= ?", (now,)

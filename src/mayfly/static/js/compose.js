@@ -5,54 +5,27 @@ import {
   b64encode, deriveKeys, kdfToJson, newKdf, newLinkKey, newReplyKeys, pack, proofHash, seal,
   sealedSize,
 } from "./crypto.js";
-import { byId, el, hint, showSection } from "./dom.js";
-import { formatAgainst, formatBytes, formatTime, t } from "./i18n.js";
+import { byId, hint, showSection } from "./dom.js";
+import { fileList } from "./files.js";
+import { formatAgainst, formatTime, t } from "./i18n.js";
 import { drawQr } from "./qr.js";
 
 const app = document.querySelector(".app");
 const maxBytes = Number(app.dataset.maxBytes);
 const form = byId("compose-form");
 const text = byId("text");
-const fileInput = byId("files");
-const drop = byId("drop");
-const fileList = byId("file-list");
-const size = byId("size");
 const createButton = byId("create");
 const composeHint = byId("compose-hint");
-const files = [];
-
-function currentSize() {
-  return sealedSize(text.value, files.map((f) => ({ name: f.name, type: f.type, size: f.size })));
-}
-
-function refreshSize() {
-  const used = currentSize();
-  size.textContent = t("size_of", formatAgainst(used, maxBytes));
-  size.classList.toggle("over", used > maxBytes);
-}
-
-function renderFiles() {
-  fileList.replaceChildren(...files.map((file, index) => {
-    const remove = el("button", { type: "button", class: "link", textContent: t("remove") });
-    remove.setAttribute("aria-label", `${t("remove")}: ${file.name}`);
-    remove.addEventListener("click", () => {
-      files.splice(index, 1);
-      renderFiles();
-      // Focus goes to the file now in this place, else the one before, else "Attach files".
-      const buttons = fileList.querySelectorAll("button");
-      (buttons[Math.min(index, buttons.length - 1)] ?? fileInput).focus();
-    });
-    return el("li", { testid: "file" }, el("span", { class: "name", textContent: file.name }),
-      el("span", { class: "muted", textContent: formatBytes(file.size) }), remove);
-  }));
-  refreshSize();
-}
-
-function addFiles(list) {
-  files.push(...list);
-  renderFiles();
-  hint(composeHint, "");
-}
+const attached = fileList({
+  input: byId("files"),
+  list: byId("file-list"),
+  size: byId("size"),
+  drop: byId("drop"),
+  testid: "file",
+  maxBytes,
+  measure: (described) => sealedSize(text.value, described),
+  onAdd: () => hint(composeHint, ""),
+});
 
 // The text area grows with its content (CSS field-sizing where the browser has it).
 function grow() {
@@ -64,22 +37,8 @@ function grow() {
 
 text.addEventListener("input", () => {
   grow();
-  refreshSize();
+  attached.refresh();
   hint(composeHint, "");
-});
-fileInput.addEventListener("change", () => {
-  addFiles([...fileInput.files]);
-  fileInput.value = "";
-});
-drop.addEventListener("dragover", (event) => {
-  event.preventDefault();
-  drop.classList.add("dragging");
-});
-drop.addEventListener("dragleave", () => drop.classList.remove("dragging"));
-drop.addEventListener("drop", (event) => {
-  event.preventDefault();
-  drop.classList.remove("dragging");
-  addFiles([...event.dataTransfer.files]);
 });
 
 /** The reply key pair, wrapped under a fresh receipt key; null if replies are off. */
@@ -96,11 +55,7 @@ async function replyKey() {
 
 /** Encrypt the form's message; return the body to upload and the link and receipt keys. */
 async function encrypt() {
-  const attachments = await Promise.all(files.map(async (file) => ({
-    name: file.name,
-    type: file.type || "application/octet-stream",
-    data: new Uint8Array(await file.arrayBuffer()),
-  })));
+  const attachments = await attached.attachments();
   const passphrase = byId("passphrase").value || null;
   const kdf = passphrase === null ? null : newKdf();
   const linkKey = newLinkKey();
@@ -139,7 +94,7 @@ function showShare(created, linkKey, passphrase, receiptKey) {
 function explain(error) {
   if (!(error instanceof ApiError)) return t("oops_server");
   switch (error.kind) {
-    case "too-large": return t("too_large", formatAgainst(currentSize(), maxBytes));
+    case "too-large": return t("too_large", formatAgainst(attached.used(), maxBytes));
     case "unreachable": return t("oops_unreachable");
     case "rate-limited": return t("rate_limited", { n: error.retryAfter || 60 });
     case "unavailable": return t("oops_unavailable");
@@ -150,7 +105,7 @@ function explain(error) {
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  if (!text.value.trim() && files.length === 0) {
+  if (!text.value.trim() && attached.files.length === 0) {
     hint(composeHint, t("empty"));
     text.focus();
     return;
@@ -161,8 +116,8 @@ form.addEventListener("submit", async (event) => {
     views.focus();
     return;
   }
-  if (currentSize() > maxBytes) {
-    hint(composeHint, t("too_large", formatAgainst(currentSize(), maxBytes)));
+  if (attached.used() > maxBytes) {
+    hint(composeHint, t("too_large", formatAgainst(attached.used(), maxBytes)));
     return;
   }
   hint(composeHint, "");
@@ -184,8 +139,7 @@ form.addEventListener("submit", async (event) => {
 
 warnBeforeLeaving(() => {
   if (!byId("share").hidden) return t("leave_link");
-  const draft = text.value.trim() || files.length > 0 || byId("passphrase").value;
+  const draft = text.value.trim() || attached.files.length > 0 || byId("passphrase").value;
   return draft ? t("leave_draft") : "";
 });
-refreshSize();
 grow();

@@ -144,9 +144,11 @@ function render(receipt) {
   card.setAttribute("aria-busy", "false");
 }
 
-/** Nothing can change any more: the message is gone and no reply can come. */
+/** Nothing can change any more: it is over and no reply can come (as mayfly status --wait). */
 function isFinal(receipt) {
-  return receipt.state !== "waiting" && (!receipt.reply_key || receipt.replies_left === 0);
+  if (receipt.state === "waiting" || receipt.state === "answered") return false;
+  // A request ends with its answer; a message's readers may reply after it is gone.
+  return receipt.kind === "request" || !receipt.reply_key || receipt.replies_left === 0;
 }
 
 /** Say under the state whether the page is watching: "on", "final" or "retry". */

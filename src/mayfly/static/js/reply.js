@@ -1,14 +1,11 @@
 // The reader's reply, on the message page: encrypted here to the sender's public key.
 import { ApiError, postReply } from "./api.js";
 import { b64encode, pack, PUBLIC_KEY_BYTES, sealedSize, sealReply } from "./crypto.js";
-import { byId, el, hint } from "./dom.js";
-import { formatAgainst, formatBytes, t } from "./i18n.js";
+import { byId, hint } from "./dom.js";
+import { fileList } from "./files.js";
+import { formatAgainst, t } from "./i18n.js";
 
 const maxBytes = Number(document.querySelector(".app").dataset.maxBytes);
-
-/** The sealed reply's size: the ephemeral public key, then an envelope. */
-const replySize = (text, files) => PUBLIC_KEY_BYTES + sealedSize(text,
-  files.map((f) => ({ name: f.name, type: f.type, size: f.size })));
 
 function explain(error, used) {
   if (!(error instanceof ApiError)) return t("oops_server");
@@ -32,31 +29,18 @@ export function offerReply(secretId, publicKey, linkProof) {
   const section = byId("reply");
   const form = byId("reply-form");
   const text = byId("reply-text");
-  const input = byId("reply-files");
-  const list = byId("reply-file-list");
-  const size = byId("reply-size");
   const send = byId("reply-send");
   const replyHint = byId("reply-hint");
-  const files = [];
-
-  const refresh = () => {
-    const used = replySize(text.value, files);
-    size.textContent = t("size_of", formatAgainst(used, maxBytes));
-    size.classList.toggle("over", used > maxBytes);
-  };
-  const render = () => {
-    list.replaceChildren(...files.map((file, index) => {
-      const remove = el("button", { type: "button", class: "link", textContent: t("remove") });
-      remove.setAttribute("aria-label", `${t("remove")}: ${file.name}`);
-      remove.addEventListener("click", () => {
-        files.splice(index, 1);
-        render();
-      });
-      return el("li", { testid: "reply-file" }, el("span", { class: "name", textContent: file.name }),
-        el("span", { class: "muted", textContent: formatBytes(file.size) }), remove);
-    }));
-    refresh();
-  };
+  const attached = fileList({
+    input: byId("reply-files"),
+    list: byId("reply-file-list"),
+    size: byId("reply-size"),
+    testid: "reply-file",
+    maxBytes,
+    // The sealed reply: the ephemeral public key, then an envelope.
+    measure: (described) => PUBLIC_KEY_BYTES + sealedSize(text.value, described),
+    onAdd: () => hint(replyHint, ""),
+  });
 
   open.hidden = false;
   open.addEventListener("click", () => {
@@ -65,33 +49,25 @@ export function offerReply(secretId, publicKey, linkProof) {
     text.focus();
   });
   text.addEventListener("input", () => {
-    refresh();
+    attached.refresh();
     hint(replyHint, "");
-  });
-  input.addEventListener("change", () => {
-    files.push(...input.files);
-    input.value = "";
-    render();
   });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (!text.value.trim() && files.length === 0) {
+    if (!text.value.trim() && attached.files.length === 0) {
       hint(replyHint, t("reply_empty"));
       text.focus();
       return;
     }
-    if (replySize(text.value, files) > maxBytes) {
-      hint(replyHint, t("too_large", formatAgainst(replySize(text.value, files), maxBytes)));
+    if (attached.used() > maxBytes) {
+      hint(replyHint, t("too_large", formatAgainst(attached.used(), maxBytes)));
       return;
     }
     hint(replyHint, "");
     send.disabled = true;
     send.textContent = t("encrypting");
     try {
-      const attachments = await Promise.all(files.map(async (file) => ({
-        name: file.name, type: file.type || "application/octet-stream",
-        data: new Uint8Array(await file.arrayBuffer()),
-      })));
+      const attachments = await attached.attachments();
       const blob = await sealReply(publicKey, pack({ text: text.value, files: attachments }));
       await postReply(secretId, b64encode(linkProof), b64encode(blob));
       form.hidden = true;
@@ -100,11 +76,10 @@ export function offerReply(secretId, publicKey, linkProof) {
       byId("reply-sent").focus();
     } catch (error) {
       // The text stays in the form: nothing the reader wrote is lost.
-      hint(replyHint, explain(error, replySize(text.value, files)));
+      hint(replyHint, explain(error, attached.used()));
     } finally {
       send.disabled = false;
       send.textContent = t("reply_send");
     }
   });
-  render();
 }
