@@ -31,9 +31,9 @@ from harness.redis_servers import RedisServer
 
 from mayfly import app_rules, create_app
 
-from . import fill, memory
+from . import cpu, fill, memory
 from .load import Run, cores, wrk
-from .stack import ROOT, SITE_SOURCE, Ceiling, Stack, tool
+from .stack import ROOT, SITE_SOURCE, Ceiling, Stack, tool, workers
 
 KiB, MiB = fill.KiB, fill.MiB
 NO_LIMITS = {"MAYFLY_RATE_LIMIT_CREATE": "", "MAYFLY_RATE_LIMIT_REVEAL": ""}
@@ -53,12 +53,13 @@ class Plan:
     big: int
     browser_sizes: tuple[int, ...]
     profile: float  # seconds of py-spy per profiled row
+    cpu_requests: int  # requests per loop of bench/cpu.py
 
 
 FULL = Plan(duration=6, reps=5, warmup=2, scale=(1_000, 1_000_000), purge=100_000,
-            big=10 * MiB, browser_sizes=(KiB, 10 * MiB), profile=8)
+            big=10 * MiB, browser_sizes=(KiB, 10 * MiB), profile=8, cpu_requests=2000)
 QUICK = Plan(duration=1, reps=1, warmup=0, scale=(1_000, 5_000), purge=2_000,
-             big=MiB, browser_sizes=(KiB,), profile=1)
+             big=MiB, browser_sizes=(KiB,), profile=1, cpu_requests=200)
 
 
 @dataclass
@@ -252,6 +253,7 @@ class Bench:
         results = self.results
         results["machine"] = machine()
         results["config"] = SITE_SOURCE
+        results["workers"] = workers()
         results["started"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         wall = time.monotonic()
         with ExitStack() as exits:
@@ -300,6 +302,9 @@ class Bench:
             if profile and plan.profile:
                 results["profile"] = self.profile()
         results["purge"] = purge(self.dir / "purge", plan.purge)
+        # In this process, once every server is stopped: nothing else competes for the CPU.
+        results["cpu"] = cpu.measure(self.dir / "cpu", plan.cpu_requests,
+                                     reps=3 if plan.reps > 1 else 1)
         results["wall_seconds"] = time.monotonic() - wall
         results["machine"]["load_after"] = os.getloadavg()
         return results
@@ -335,6 +340,8 @@ class Bench:
         with sync_playwright() as playwright:
             instance = chrome.launch(playwright)
             try:
+                out["wait"] = chrome.person_wait(instance, sqlite.url,
+                                                 reps=5 if self.plan.reps > 1 else 1)
                 out["crypto"] = chrome.crypto_timings(instance, sqlite.url,
                                                       list(self.plan.browser_sizes))
                 out["first_visit"] = chrome.first_visit_bytes(instance,

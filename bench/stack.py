@@ -88,6 +88,13 @@ def static_dir() -> str:
     return str(files("mayfly").joinpath("static"))
 
 
+def workers() -> str:
+    """How many workers the stacks run, and their threads (the packaged ini's)."""
+    found = re.search(r"^threads\s*=\s*(\d+)", PACKAGED_INI.read_text(), re.M)
+    threads = int(found[1]) if found else 1
+    return f"{PROCESSES} workers" + (f" × {threads} threads" if threads > 1 else "")
+
+
 def uwsgi_ini(module: str) -> str:
     """The package's uwsgi.ini (the one `mayfly serve` runs) with `module` swapped in."""
     text = PACKAGED_INI.read_text()

@@ -3,8 +3,9 @@
 and the compose page in each other language of LANGUAGES.
 
 Run from the repository: .venv/bin/python scripts/screenshots.py
-It starts mayfly under uWSGI on a free port, drives Debian's Chromium through
-each page and, if pngquant is installed, shrinks the PNGs.
+(--requests: only the pages of requests for a secret). It starts mayfly under
+uWSGI on a free port, drives Debian's Chromium through each page and, if
+pngquant is installed, shrinks the PNGs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 from tests.browser.conftest import launch  # noqa: E402
-from tests.browser.story import create_secret, open_link, read_message  # noqa: E402
+from tests.browser.story import (  # noqa: E402
+    ask_for_secret,
+    create_secret,
+    open_link,
+    open_request,
+    read_message,
+    request_state,
+)
 from tests.live import LiveServer  # noqa: E402
 
 from mayfly.languages import LANGUAGES, Language  # noqa: E402
@@ -42,6 +50,14 @@ TEXT = {
 REPLY = {
     "en": "Got it, thanks! I'll be there at 7.",
     "zh": "收到，谢谢！我七点到。",
+}
+NOTE = {
+    "en": "The staging database password, please (for the deploy tonight).",
+    "zh": "请给我测试环境数据库的密码（今晚部署要用）。",
+}
+ANSWER = {
+    "en": "staging-db: correct-horse-battery-staple",
+    "zh": "测试库密码：correct-horse-battery-staple",
 }
 # The same message in the languages that get one page each (compose-<code>-light-desktop).
 MORE_TEXT = {
@@ -103,6 +119,36 @@ def pages_for(context_of, lang: str, scheme: str, width: str) -> None:
     shoot(broken, f"oops-{tag}")
 
 
+def requests_for(context_of, lang: str, scheme: str, width: str) -> None:
+    """Ask, the request answered, the second answer refused, the answer link and the answer."""
+    tag = f"{lang}-{scheme}-{width}"
+    asker = context_of().new_page()
+    asker.goto("/ask")
+    asker.get_by_test_id("note-input").fill(NOTE[lang])
+    asker.locator("body").click(position={"x": 5, "y": 5})
+    shoot(asker, f"ask-{tag}")
+    asked = ask_for_secret(asker, NOTE[lang])
+    shoot(asker, f"asked-{tag}")
+
+    first, second = context_of().new_page(), context_of().new_page()
+    for page in (first, second):
+        open_request(page, asked.link)
+        page.get_by_test_id("answer-input").fill(ANSWER[lang])
+    first.locator("body").click(position={"x": 5, "y": 5})
+    shoot(first, f"request-{tag}")
+    first.get_by_test_id("answer-send").click()
+    expect(first.get_by_test_id("answer-sent")).to_be_visible()
+    second.get_by_test_id("answer-send").click()
+    expect(second.get_by_test_id("answer-hint")).to_be_visible()
+    shoot(second, f"request-answered-{tag}")
+
+    assert request_state(asker, asked.answer_link) == "answered"
+    shoot(asker, f"answer-link-{tag}")
+    asker.get_by_test_id("read-answer").click()
+    expect(asker.get_by_test_id("answer-text")).to_be_visible()
+    shoot(asker, f"answer-{tag}")
+
+
 def compose_in(browser, server: LiveServer, language: Language) -> None:
     """The filled-in compose page in a language the browser asks for (Accept-Language)."""
     context = browser.new_context(base_url=server.url, locale=language.tag, viewport=DESKTOP)
@@ -117,6 +163,7 @@ def compose_in(browser, server: LiveServer, language: Language) -> None:
 
 
 def main() -> None:
+    only_requests = "--requests" in sys.argv[1:]
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as work, LiveServer(Path(work), processes=2) as server, \
             sync_playwright() as playwright:
@@ -133,19 +180,26 @@ def main() -> None:
                 contexts.append(context)
                 return context
 
+            if only_requests:
+                requests_for(context_of, lang, scheme, width)
+                for context in contexts:
+                    context.close()
+                continue
             pages_for(context_of, lang, scheme, width)
+            requests_for(context_of, lang, scheme, width)
             if (lang, scheme, width) == ("en", "light", "desktop"):
                 page = context_of(java_script_enabled=False).new_page()
                 page.goto(server.url + "/")
                 shoot(page, "noscript-en-light-desktop")
             for context in contexts:
                 context.close()
-        for code in MORE_TEXT:
+        for code in MORE_TEXT if not only_requests else ():
             compose_in(browser, server, LANGUAGES[code])
         browser.close()
     pngquant = shutil.which("pngquant")
     if pngquant:
-        pictures = sorted(str(p) for p in OUT.glob("*.png"))
+        wanted = ("ask-", "asked-", "request-", "answer-") if only_requests else ("",)
+        pictures = sorted(str(p) for p in OUT.glob("*.png") if p.name.startswith(wanted))
         subprocess.run([pngquant, "--force", "--skip-if-larger", "--strip", "--ext", ".png",
                         "--quality", "70-95", *pictures], check=False)
     print(f"{len(list(OUT.glob('*.png')))} screenshots in {OUT}")

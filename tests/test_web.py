@@ -7,6 +7,7 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
+import flask
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
@@ -40,7 +41,7 @@ def create(client, views: int = 1) -> str:
 
 # --- pages and headers ---
 
-@pytest.mark.parametrize("path", ["/", "/r/" + "A" * 24])
+@pytest.mark.parametrize("path", ["/", "/r/" + "A" * 24, "/ask", "/a/" + "A" * 24])
 def test_pages_render_with_strict_headers(client, path):
     response = client.get(path)
     assert response.status_code == 200
@@ -73,13 +74,46 @@ def test_notification_page_changes_nothing(client, app):
     assert app_rules(app).metadata(secret_id).views_left == 1
 
 
+def test_request_page_changes_nothing_and_kinds_do_not_mix(client, app):
+    from .test_api_requests import make_request
+
+    made = make_request(client)
+    for _ in range(3):
+        page = client.get(f"/q/{made['id']}", headers={"User-Agent": "Slackbot-LinkExpanding"})
+        assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+        assert 'data-testid="request"' in page.get_data(as_text=True)
+        assert "<script>" not in page.get_data(as_text=True)
+    receipt = app_rules(app).storage.receipt(made["id"], app_rules(app).clock())
+    assert (receipt.state, receipt.replies_left, receipt.replies) == ("waiting", 1, ())
+    assert client.get(f"/s/{made['id']}", headers=HTML).status_code == 404
+    assert client.get(f"/q/{create(client)}", headers=HTML).status_code == 404
+
+
 def test_notification_asks_for_no_passphrase_without_one(client):
     page = client.get(f"/s/{create(client)}").get_data(as_text=True)
     assert 'data-testid="notification"' in page
     assert 'data-testid="passphrase-input"' not in page
 
 
-@pytest.mark.parametrize("path", ["/s/" + "A" * 24, "/s/short", "/no/such/page"])
+@pytest.mark.parametrize("language", LANGUAGES.values(), ids=LANGUAGES.keys())
+def test_notification_page_is_the_fresh_render_for_each_secret(client, app, language):
+    """Rendered once per language, the page still names each secret as a fresh render would."""
+    client.set_cookie(web.LANG_COOKIE, language.code)
+    first, second = create(client), create(client)
+    pages = [client.get(f"/s/{secret_id}").get_data(as_text=True)
+             for secret_id in (first, second, first)]
+    assert pages[0] == pages[2] and first not in pages[1]
+    cookie = {"Cookie": f"{web.LANG_COOKIE}={language.code}"}
+    with app.test_request_context(f"/s/{second}", headers=cookie):
+        fresh = flask.render_template(
+            "notification.html", js_strings=web.js_strings(), secret_id=second,
+            passphrase=False, max_bytes=app_rules(app).settings.max_ciphertext_bytes)
+    assert pages[1] == fresh
+    assert f'data-secret-id="{second}"' in fresh and f"next=/s/{second}\"" in fresh
+
+
+@pytest.mark.parametrize("path", ["/s/" + "A" * 24, "/s/short", "/no/such/page",
+                                  "/q/" + "A" * 24, "/q/short"])
 def test_anything_gone_is_the_ashes_page(client, path):
     response = client.get(path, headers=HTML)
     assert response.status_code == 404
@@ -234,6 +268,15 @@ ACCEPTED = [(language.tag, language.code) for language in LANGUAGES.values()] + 
 def test_language_follows_accept_language(client, accept, code):
     page = page_in(client, **{"Accept-Language": accept})
     assert f'<html lang="{LANGUAGES[code].tag}">' in page
+
+
+def test_negotiated_languages_are_remembered_within_a_bound():
+    for n in range(web.NEGOTIATED_MAX + 10):
+        # Each value once: a client sending new values cannot grow the table past its bound.
+        assert web.negotiated(f"x-made-up-{n}, de;q=0.5") is LANGUAGES["de"]
+        assert len(web._NEGOTIATED) <= web.NEGOTIATED_MAX
+    assert web.negotiated("x-made-up-0, fr;q=0.5") is LANGUAGES["fr"]
+    assert web.negotiated("") is LANGUAGES["en"]
 
 
 def test_chosen_language_is_remembered_over_accept_language(client):

@@ -12,6 +12,7 @@ import functools
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 
@@ -61,11 +62,14 @@ class PerProcessLimiter:
         self.uri = uri
         self._limiter: FixedWindowRateLimiter | None = None
         self._pid = 0
+        self._lock = threading.Lock()
 
     def get(self) -> FixedWindowRateLimiter:
         if self._limiter is None or self._pid != os.getpid():
-            self._limiter = FixedWindowRateLimiter(storage_from_string(self.uri))
-            self._pid = os.getpid()
+            with self._lock:  # a worker's threads share one limiter, built once
+                if self._limiter is None or self._pid != os.getpid():
+                    self._limiter = FixedWindowRateLimiter(storage_from_string(self.uri))
+                    self._pid = os.getpid()
         return self._limiter
 
 

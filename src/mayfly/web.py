@@ -1,4 +1,5 @@
-"""The pages a person sees: compose, notification (and message), receipt, ashes, oops.
+"""The pages a person sees: compose, notification (and message), receipt, ashes, oops;
+and for requests: ask, the request (answered there) and the answer link.
 
 Every page is a shell: the browser's JavaScript encrypts, decrypts and talks to
 the JSON API, so the server never sees a key. A GET here never changes a
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from babel import Locale
 from flask import (
     Blueprint,
     Flask,
@@ -20,6 +22,8 @@ from flask import (
 )
 from flask_babel import Babel, format_timedelta, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response
 
 from . import app_rules
@@ -108,14 +112,53 @@ JS_STRINGS = {
     "reply_was_read": _l("Read at %(when)s: destroyed."),
     "reply_no_key": _l("This receipt link has no reply key, so the replies cannot be opened. "
                        "Use the whole receipt link."),
+    "ask_empty": _l("Write what you need first."),
+    "ask_create": _l("Create a request link"),
+    "open_request": _l("Open the request"),
+    "answer_empty": _l("Write an answer or attach a file first."),
+    "answer_send": _l("Send the answer"),
+    "already_answered": _l("Someone has already answered this request: your answer was not "
+                           "sent. What you wrote is still here."),
+    "answer_open": _l("Read the answer"),
+    "request_gone": _l("This request is no longer open (it expired or was withdrawn): your "
+                       "answer was not sent."),
+    "request_waiting": _l("Waiting for an answer."),
+    "request_answered": _l("Answered at %(when)s. The answer burns as you read it."),
+    "request_read": _l("The answer was read at %(when)s. It is destroyed."),
+    "request_expired": _l("Expired at %(when)s without an answer."),
+    "request_expired_unread": _l("Expired at %(when)s: the answer was not read in time."),
+    "oops_answer_link": _l("This answer link is incomplete or not valid."),
 }
 
 
-def select_locale() -> str:
-    """The reader's choice (a cookie), else the browser's Accept-Language, else English."""
-    chosen = LANGUAGES.get(request.cookies.get(LANG_COOKIE, ""))
-    wanted = (tag for tag, quality in request.accept_languages if quality > 0)
-    return (chosen or negotiate(wanted) or LANGUAGES["en"]).code
+def select_locale() -> Locale:
+    """The reader's choice (a cookie), else the browser's Accept-Language, else English.
+
+    A Locale, not its name: Flask-Babel would parse a name again on every request.
+    """
+    cookies = request.cookies
+    # Not cookies.get(): a missing key raises and catches a BadRequestKeyError inside.
+    chosen = LANGUAGES.get(cookies[LANG_COOKIE]) if LANG_COOKIE in cookies else None
+    return (chosen or negotiated(request.environ.get("HTTP_ACCEPT_LANGUAGE", ""))).locale
+
+
+# Accept-Language values already negotiated. Browsers send a few values over and
+# over, and parsing one cost a third of a cached page's CPU. A client chooses the
+# header, so the table is emptied when full rather than allowed to grow.
+_NEGOTIATED: dict[str, Language] = {}
+NEGOTIATED_MAX = 512
+
+
+def negotiated(accept_language: str) -> Language:
+    """Our language for an Accept-Language header's value (English if none fits)."""
+    language = _NEGOTIATED.get(accept_language)
+    if language is None:
+        accept = parse_accept_header(accept_language, LanguageAccept)
+        language = negotiate(tag for tag, quality in accept if quality > 0) or LANGUAGES["en"]
+        if len(_NEGOTIATED) >= NEGOTIATED_MAX:
+            _NEGOTIATED.clear()
+        _NEGOTIATED[accept_language] = language
+    return language
 
 
 def current_language() -> Language:
@@ -176,14 +219,61 @@ def exact_duration(seconds: int) -> str:
 def notification(secret_id: str):
     """'You have a new message': looks the secret up, never spends a view."""
     live = app_rules().metadata(secret_id)  # SecretGone becomes the Ashes page
-    return _page("notification.html", secret_id=secret_id, passphrase=live.kdf is not None,
-                 max_bytes=app_rules().settings.max_ciphertext_bytes)
+    # metadata() found it, so the id has an id's shape: nothing in it needs escaping.
+    parts = notification_parts(live.kdf is not None)
+    return Response(secret_id.encode().join(parts), mimetype="text/html")
+
+
+# Rendered where the id goes; letters and underscores only, so that neither HTML
+# nor URL escaping changes it.
+_ID_MARK = "MAYFLY_SECRET_ID_MARK"
+
+
+def notification_parts(passphrase: bool) -> list[bytes]:
+    """The notification page cut where the secret's id goes, rendered once per language.
+
+    Every reader loads this page, and it is the same bytes for every secret but
+    for the id and whether a passphrase is asked: rendering the template each
+    time cost more than the rest of the request. The asset digest and the
+    settings cannot change within a process, so they need no place in the key.
+    """
+    cache = current_app.extensions.setdefault("mayfly.notification", {})
+    key = (current_language().code, passphrase)
+    if key not in cache:
+        page = render_template("notification.html", js_strings=js_strings(),
+                               secret_id=_ID_MARK, here=f"/s/{_ID_MARK}",
+                               passphrase=passphrase,
+                               max_bytes=app_rules().settings.max_ciphertext_bytes)
+        cache[key] = page.encode().split(_ID_MARK.encode())
+    return cache[key]
 
 
 @bp.get("/r/<secret_id>")
 def receipt(secret_id: str):
     """The sender's receipt; the manage token stays in the fragment, read by the browser."""
     return _page("receipt.html", secret_id=secret_id)
+
+
+@bp.get("/ask")
+def ask():
+    """Ask someone for a secret; the browser makes the key pair and shows both links."""
+    settings = app_rules().settings
+    return _page("ask.html", lifetimes=lifetime_choices(settings),
+                 default_lifetime=settings.default_lifetime)
+
+
+@bp.get("/q/<request_id>")
+def request_page(request_id: str):
+    """A request for a secret, answered here; looks it up, never changes it."""
+    live = app_rules().metadata(request_id, kind="request")  # SecretGone: the Ashes page
+    return _page("request.html", request_id=request_id, passphrase=live.kdf is not None,
+                 max_bytes=app_rules().settings.max_ciphertext_bytes)
+
+
+@bp.get("/a/<request_id>")
+def answer_link(request_id: str):
+    """The asker's page: the request's state, and its answer read once (token in the fragment)."""
+    return _page("answer_link.html", request_id=request_id)
 
 
 @bp.get("/lang/<code>")

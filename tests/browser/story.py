@@ -91,3 +91,63 @@ def choose_language(page: Page, code: str) -> None:
     """Open the language menu and pick a language by its code (zh_TW)."""
     page.get_by_test_id("languages").locator("summary").click()
     page.get_by_test_id(f"lang-{code}").click()
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the ask page hands the asker."""
+
+    link: str
+    answer_link: str
+
+
+def ask_for_secret(page: Page, note: str, *, passphrase: str | None = None) -> Asked:
+    """Open the ask page, write the note, press Create; return the request and answer links."""
+    page.goto("/ask")
+    page.get_by_test_id("note-input").fill(note)
+    if passphrase is not None:
+        page.get_by_test_id("passphrase").fill(passphrase)
+    page.get_by_test_id("create-request").click()
+    expect(page.get_by_test_id("asked")).to_be_visible()
+    return Asked(page.get_by_test_id("request-link").input_value(),
+                 page.get_by_test_id("answer-link").input_value())
+
+
+def open_request(page: Page, link: str, passphrase: str | None = None) -> str:
+    """Open a request link (typing the passphrase if given); return the note shown."""
+    page.goto(link)
+    if passphrase is not None:
+        page.get_by_test_id("passphrase-input").fill(passphrase)
+        page.get_by_test_id("open-request").click()
+    note = page.get_by_test_id("request-note")
+    expect(note).to_be_visible()
+    return note.text_content()
+
+
+def write_answer(page: Page, text: str, *, files: list[dict] | None = None) -> None:
+    """On an open request: write the answer, attach files, press Send (the outcome not awaited)."""
+    page.get_by_test_id("answer-input").fill(text)
+    if files:
+        page.get_by_test_id("answer-file-input").set_input_files(files)
+        expect(page.get_by_test_id("answer-file")).to_have_count(len(files))
+    page.get_by_test_id("answer-send").click()
+
+
+def request_state(page: Page, answer_link: str) -> str:
+    """Open the answer link (again: a reload); return the state (waiting, answered, read...)."""
+    if page.url == answer_link:
+        page.reload()  # going to the same URL with its fragment would not load it anew
+    else:
+        page.goto(answer_link)
+    state = page.get_by_test_id("request-state")
+    expect(state).to_have_attribute("data-state", re.compile(r"\w+"))
+    return state.get_attribute("data-state")
+
+
+def read_answer(page: Page, answer_link: str) -> str:
+    """Open the answer link, press Read the answer; return the answer's text."""
+    assert request_state(page, answer_link) == "answered"
+    page.get_by_test_id("read-answer").click()
+    text = page.get_by_test_id("answer-text")
+    expect(text).to_be_visible()
+    return text.text_content()

@@ -13,7 +13,14 @@ from importlib.resources import files
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from .story import create_secret, open_link, read_message
+from .story import (
+    ask_for_secret,
+    create_secret,
+    open_link,
+    open_request,
+    read_message,
+    request_state,
+)
 
 pytestmark = pytest.mark.slow  # real Chromium and uWSGI
 
@@ -151,6 +158,44 @@ def visit_receipt(page: Page, receipt: str, audit: Audit) -> None:
     audit(page, "receipt burned")
 
 
+def visit_request(asker: Page, first: Page, second: Page, audit: Audit) -> None:
+    """Ask (empty with a hint, done), the request, the refused second answer, the answer link."""
+    asker.goto("/ask")
+    expect(asker.get_by_test_id("ask")).to_be_visible()
+    audit(asker, "ask")
+    asker.get_by_test_id("create-request").click()
+    expect(asker.get_by_test_id("ask-hint")).to_be_visible()
+    audit(asker, "ask with a hint")
+    asked = ask_for_secret(asker, "the staging database password, please",
+                           passphrase=PASSPHRASE)
+    audit(asker, "asked: the two links")
+    assert request_state(asker, asked.answer_link) == "waiting"
+    audit(asker, "answer link: waiting")
+    first.goto(asked.link)
+    expect(first.get_by_test_id("open-request")).to_be_visible()
+    audit(first, "request: passphrase")
+    for page in (first, second):
+        open_request(page, asked.link, passphrase=PASSPHRASE)
+        page.get_by_test_id("answer-input").fill(LONG_TEXT[:400])
+    audit(first, "request: note and answer")
+    first.get_by_test_id("answer-send").click()
+    expect(first.get_by_test_id("answer-sent")).to_be_visible()
+    audit(first, "answer sent")
+    second.get_by_test_id("answer-send").click()
+    expect(second.get_by_test_id("answer-hint")).to_be_visible()
+    audit(second, "request: already answered, the text kept")
+    second.reload()
+    second.get_by_test_id("passphrase-input").fill(PASSPHRASE)
+    second.get_by_test_id("open-request").click()
+    expect(second.get_by_test_id("already-answered")).to_be_visible()
+    audit(second, "request already answered")
+    assert request_state(asker, asked.answer_link) == "answered"
+    audit(asker, "answer link: answered")
+    asker.get_by_test_id("read-answer").click()
+    expect(asker.get_by_test_id("answer-text")).to_be_visible()
+    audit(asker, "answer read")
+
+
 def visit_error_pages(page: Page, audit: Audit) -> None:
     """The server's own Ashes (404) and Oops (405) pages."""
     page.goto("/s/no-such-secret")
@@ -187,6 +232,8 @@ def test_every_page_state_has_no_axe_violations(new_context, locale, scheme, wid
     visit_reply(sender, receipt, audit)
     visit_receipt(sender, spare.receipt_link, audit)
     visit_error_pages(sender, audit)
+    visit_request(new_context(**options).new_page(), new_context(**options).new_page(),
+                  new_context(**options).new_page(), audit)
 
-    assert len(audit.states) == 22
+    assert len(audit.states) == 33
     assert audit.found == {}

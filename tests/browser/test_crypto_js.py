@@ -140,17 +140,44 @@ async (samples) => {
 """
 
 
-@pytest.fixture
-def page(new_context, web_server):
+# Runs before any of the page's scripts: a browser without native base64 (before
+# Chromium 140), so that crypto.js takes its portable path.
+WITHOUT_NATIVE_BASE64 = """
+delete Uint8Array.prototype.toBase64;
+delete Uint8Array.prototype.setFromBase64;
+delete Uint8Array.prototype.toHex;
+delete Uint8Array.fromBase64;
+"""
+NATIVE_FLAG = 'async () => (await import("/static/js/crypto.js")).NATIVE_BASE64'
+
+
+def module_page(new_context, native: bool):
     """A page of our own origin (a secure context) to import the module into."""
-    page = new_context().new_page()
+    context = new_context()
+    if not native:
+        context.add_init_script(WITHOUT_NATIVE_BASE64)
+    page = context.new_page()
     # The snippets import /static/js/crypto.js; the server answers static files
     # only under /static/<digest>/ (mayfly.asset_version), where pages load them.
     served = f"/static/{asset_version()}/js/"
     page.route("**/static/js/**", lambda route: route.continue_(
         url=route.request.url.replace("/static/js/", served)))
     page.goto("/")
+    assert page.evaluate(NATIVE_FLAG) is native
     return page
+
+
+@pytest.fixture(params=["native", "portable"])
+def page(request, new_context, web_server):
+    """Every test runs twice: with the browser's own base64 (Chromium has it) and
+    without it, as in an older browser, where crypto.js's portable code runs."""
+    return module_page(new_context, request.param == "native")
+
+
+@pytest.fixture
+def native_page(new_context, web_server):
+    """A page where crypto.js uses the browser's own base64."""
+    return module_page(new_context, True)
 
 
 @pytest.mark.parametrize("vector", VECTORS["vectors"], ids=lambda v: v["name"])
@@ -190,6 +217,8 @@ def test_crypto_js_round_trips_random_messages_and_rejects_tampering(page):
 BASE64_CASES = {
     "": True, "AA": True, "AAA": True, "AAAA": True, "_-8": True,
     "A": False, "AA==": False, "AB": False, "AAB": False, "+/8": False, "AA A": False, "é": False,
+    "AQ": True, "AR": False, "AAE": True, "AAF": False, "AAA=": False, "AAAAAA=": False,
+    "AAAAAA A": False, "AAAA\n": False, " AAA": False, "AA\tA": False, "AAAA====": False,
 }
 
 
@@ -223,3 +252,57 @@ def test_crypto_js_follows_the_shared_container_rules(page):
              if (json.loads(answer) if answer else None) != (case["message"] if case["accept"]
                                                              else None)]
     assert wrong == []
+
+
+# Runs in the page: the portable and the browser's own base64url agree, both ways.
+AGREE = """
+async () => {
+  const c = await import("/static/js/crypto.js");
+  const options = { alphabet: "base64url", omitPadding: true };
+  const failures = [];
+  const lengths = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 100, 101, 102, 65535, 65536, 65537,
+    1000000];
+  for (let i = 0; i < 40; i++) lengths.push(Math.floor(Math.random() * 5000));
+  for (const length of lengths) {
+    const bytes = c.randomBytes(length);
+    const native = bytes.toBase64(options);
+    const portable = c.b64encodePortable(bytes);
+    if (portable !== native) failures.push(`encode ${length}`);
+    if (c.b64encode(bytes) !== native) failures.push(`b64encode ${length}`);
+    if (native.length !== c.b64encodedLength(length)) failures.push(`length ${length}`);
+    const into = new Uint8Array(native.length + 3).fill(33);
+    const written = c.b64encodeInto(bytes, into.subarray(1));
+    if (written !== native.length || new TextDecoder().decode(into.subarray(1, 1 + written))
+        !== native || into[0] !== 33 || into[written + 1] !== 33) failures.push(`into ${length}`);
+    const back = c.b64decodePortable(native);
+    const nativeBack = Uint8Array.fromBase64(native, { alphabet: "base64url" });
+    if (back.length !== length || !back.every((b, k) => b === bytes[k] && b === nativeBack[k])) {
+      failures.push(`decode ${length}`);
+    }
+    const decoded = c.b64decode(native);
+    if (decoded.length !== length || !decoded.every((b, k) => b === bytes[k])) {
+      failures.push(`b64decode ${length}`);
+    }
+  }
+  return failures;
+}
+"""
+
+
+def test_portable_and_native_base64url_agree_on_random_bytes(native_page):
+    assert native_page.evaluate(AGREE) == []
+
+
+PORTABLE_STRICT = """
+async (samples) => {
+  const c = await import("/static/js/crypto.js");
+  return samples.map((text) => {
+    try { c.b64decodePortable(text); return true; } catch { return false; }
+  });
+}
+"""
+
+
+def test_the_portable_base64url_decoder_is_strict_too(page):
+    got = page.evaluate(PORTABLE_STRICT, list(BASE64_CASES))
+    assert dict(zip(BASE64_CASES, got, strict=True)) == BASE64_CASES

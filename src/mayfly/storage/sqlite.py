@@ -42,6 +42,7 @@ from .base import (
     Storage,
     Taken,
 )
+from .group import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,8 @@ class SQLiteStorage(Storage):
         self.synchronous = synchronous
         self._local = threading.local()
         self._scrubber = Scrubber(self._checkpoint)
+        self._group = GroupCommit(lambda: self._connect(shared=True), self._lock_writer,
+                                  self._unlock_writer)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
             # The schema steps this process ran (none when another was first).
@@ -157,8 +160,11 @@ class SQLiteStorage(Storage):
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+    def _connect(self, shared: bool = False) -> sqlite3.Connection:
+        # The writing connection is used by one thread at a time, but not always the
+        # same one (storage/group.py).
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=30,
+                             check_same_thread=not shared)
         db.row_factory = sqlite3.Row  # rows are read by column name, never by position
         db.execute("PRAGMA journal_mode = WAL")
         db.execute(f"PRAGMA synchronous = {self.synchronous}")
@@ -179,6 +185,12 @@ class SQLiteStorage(Storage):
             local.lock_pid = os.getpid()
         return local.lock
 
+    def _lock_writer(self) -> None:
+        fcntl.flock(self._writer_lock(), fcntl.LOCK_EX)
+
+    def _unlock_writer(self) -> None:
+        fcntl.flock(self._writer_lock(), fcntl.LOCK_UN)
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction: committed whole or rolled back whole.
@@ -187,26 +199,13 @@ class SQLiteStorage(Storage):
         sleeps with a growing back-off (up to 100 ms) and wakes late, while
         flock hands the lock over the moment it is released. SQLite's lock
         still guarantees atomicity; this one only orders the waiting.
+
+        Threads of this process that write at the same time share one
+        transaction and one COMMIT (storage/group.py): the block still runs
+        alone on the connection, and returns only once its change is durable.
         """
-        lock = self._writer_lock()
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            try:
-                db = self._db()
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StorageUnavailable() from exc
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StorageUnavailable() from exc
-                raise
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        with self._group.transaction() as db:
+            yield db
 
     def _checkpoint(self) -> bool:
         """Copy the WAL into the database and truncate it; False if readers held it.
@@ -458,6 +457,7 @@ class SQLiteStorage(Storage):
         self._read("SELECT count(*) FROM counters", ())
 
     def close(self) -> None:
+        self._group.close()
         local = self._local
         if getattr(local, "pid", None) == os.getpid():
             local.db.close()

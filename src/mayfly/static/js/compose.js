@@ -53,7 +53,7 @@ async function replyKey() {
   };
 }
 
-/** Encrypt the form's message; return the body to upload and the link and receipt keys. */
+/** Encrypt the form's message; return what to upload (fields, ciphertext) and the keys. */
 async function encrypt() {
   const attachments = await attached.attachments();
   const passphrase = byId("passphrase").value || null;
@@ -62,8 +62,7 @@ async function encrypt() {
   const keys = await deriveKeys(linkKey, passphrase, kdf);
   const ciphertext = await seal(keys.contentKey, pack({ text: text.value, files: attachments }));
   const { receiptKey, replyKey: reply } = await replyKey();
-  const body = {
-    ciphertext: b64encode(ciphertext),
+  const fields = {
     link_proof_hash: b64encode(await proofHash(keys.linkProof)),
     access_proof_hash: b64encode(await proofHash(keys.accessProof)),
     kdf: kdf === null ? null : kdfToJson(kdf),
@@ -71,7 +70,7 @@ async function encrypt() {
     max_views: Number(byId("views").value),
     reply_key: reply,
   };
-  return { body, linkKey, passphrase, receiptKey };
+  return { fields, ciphertext, linkKey, passphrase, receiptKey };
 }
 
 function showShare(created, linkKey, passphrase, receiptKey) {
@@ -124,8 +123,8 @@ form.addEventListener("submit", async (event) => {
   createButton.disabled = true;
   createButton.textContent = t("encrypting");
   try {
-    const { body, linkKey, passphrase, receiptKey } = await encrypt();
-    const created = await createSecret(body);
+    const { fields, ciphertext, linkKey, passphrase, receiptKey } = await encrypt();
+    const created = await createSecret(fields, ciphertext);
     showShare(created, linkKey, passphrase, receiptKey);
   } catch (error) {
     hint(composeHint, explain(error));

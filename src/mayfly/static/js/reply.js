@@ -69,7 +69,7 @@ export function offerReply(secretId, publicKey, linkProof) {
     try {
       const attachments = await attached.attachments();
       const blob = await sealReply(publicKey, pack({ text: text.value, files: attachments }));
-      await postReply(secretId, b64encode(linkProof), b64encode(blob));
+      await postReply(secretId, b64encode(linkProof), blob);
       form.hidden = true;
       open.hidden = true;
       byId("reply-sent").hidden = false;

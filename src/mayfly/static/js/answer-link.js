@@ -1,0 +1,164 @@
+// The asker's answer link: the request's state, "Burn now", and the answer, read once
+// (the server hands it out once; it is opened here with the key in the fragment).
+import { warnBeforeLeaving } from "./common.js";
+import { ApiError, burnSecret, getReceipt, revealReply } from "./api.js";
+import {
+  b64decode, DecryptionFailed, KEY_BYTES, openReply, unpack, unwrapReplyKey,
+} from "./crypto.js";
+import { byId, el, hint, showSection } from "./dom.js";
+import { formatBytes, formatTime, t } from "./i18n.js";
+
+const app = document.querySelector(".app");
+const requestId = app.dataset.requestId;
+// The fragment is "<manage token>.<receipt key>".
+const [token, receiptKeyText = ""] = location.hash.slice(1).split(".", 2);
+const card = byId("answer-page");
+const state = byId("request-state");
+const answerHint = byId("answer-hint");
+
+function oops(reason) {
+  byId("oops").querySelector("[data-testid=oops-reason]").textContent = reason;
+  showSection(byId("oops"));
+}
+
+function describe(receipt) {
+  const answered = (receipt.replies || [])[0];
+  switch (receipt.state) {
+    case "waiting": return t("request_waiting");
+    case "answered": return t("request_answered", { when: formatTime(answered.created_at) });
+    case "read": return t("request_read", { when: formatTime(receipt.ended_at) });
+    case "burned": return t("state_burned", { when: formatTime(receipt.ended_at) });
+    case "failed": return t("state_failed", { when: formatTime(receipt.ended_at) });
+    case "expired": return t(answered ? "request_expired_unread" : "request_expired",
+      { when: formatTime(receipt.expires_at) });
+    default: return receipt.state;
+  }
+}
+
+/** The 32-byte receipt key from the fragment, or null. */
+function receiptKey() {
+  try {
+    const key = b64decode(receiptKeyText);
+    return key.length === KEY_BYTES ? key : null;
+  } catch {
+    return null;
+  }
+}
+
+function download(file) {
+  // Bytes to save, never a page (as in read.js): the answerer's type is only a label.
+  const url = URL.createObjectURL(new Blob([file.data], { type: "application/octet-stream" }));
+  return el("li", { testid: "answer-attachment" },
+    el("span", { class: "name", textContent: file.name }),
+    el("span", { class: "muted", textContent: formatBytes(file.data.length) }),
+    el("a", { href: url, download: file.name, class: "button secondary",
+      textContent: t("download") }));
+}
+
+/** Take the answer (it burns on the server), decrypt it here and show it. */
+async function readAnswer(receipt) {
+  const publicKey = b64decode(receipt.reply_key.public_key);
+  const scalar = await unwrapReplyKey(receiptKey(),
+    b64decode(receipt.reply_key.wrapped_private_key));
+  const revealed = await revealReply(requestId, 1, token);
+  const message = unpack(await openReply(scalar, publicKey, b64decode(revealed.ciphertext)));
+  // The answer link's keys leave the address bar: a reload or a shared screen shows none.
+  history.replaceState(null, "", location.pathname + location.search);
+  byId("answer-text").textContent = message.text;
+  const files = byId("answer-files");
+  files.replaceChildren(...message.files.map(download));
+  files.hidden = message.files.length === 0;
+  byId("answer-area").hidden = true;
+  byId("burn-area").hidden = true;
+  byId("refresh").hidden = true;
+  byId("answer-shown").hidden = false;
+  state.dataset.state = "read";
+  hint(state, t("request_read", { when: formatTime(new Date().toISOString()) }));
+  byId("answer-title").focus();
+}
+
+let current = null;
+
+function render(receipt) {
+  current = receipt;
+  state.dataset.state = receipt.state;
+  hint(state, describe(receipt));
+  byId("request-created").textContent = formatTime(receipt.created_at);
+  byId("request-expires").textContent = formatTime(receipt.expires_at);
+  byId("answer-area").hidden = receipt.state !== "answered";
+  byId("burn-area").hidden = !["waiting", "answered"].includes(receipt.state);
+  byId("burn-confirm-area").hidden = true;
+  byId("burn").hidden = false;
+  card.setAttribute("aria-busy", "false");
+}
+
+function fail(error) {
+  if (error instanceof ApiError && error.kind === "gone") {
+    showSection(document.querySelector("[data-testid=ashes]"));
+  } else if (error instanceof ApiError && error.kind === "forbidden") {
+    oops(t("oops_answer_link"));
+  } else if (error instanceof ApiError && error.kind === "unreachable") {
+    oops(t("oops_unreachable"));
+  } else if (error instanceof ApiError && error.kind === "unavailable") {
+    oops(t("oops_unavailable"));
+  } else if (error instanceof ApiError && error.kind === "rate-limited") {
+    oops(t("rate_limited", { n: error.retryAfter || 60 }));
+  } else {
+    oops(t("oops_server"));
+  }
+}
+
+async function load() {
+  try {
+    const receipt = await getReceipt(requestId, token);
+    if (receipt.kind !== "request") {
+      oops(t("oops_answer_link"));
+      return;
+    }
+    render(receipt);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+warnBeforeLeaving(() => (byId("answer-shown").hidden ? "" : t("leave_message")));
+
+if (!token || receiptKey() === null) {
+  oops(t("oops_answer_link"));
+} else {
+  byId("read-answer").addEventListener("click", async () => {
+    const button = byId("read-answer");
+    button.disabled = true;
+    try {
+      await readAnswer(current);
+    } catch (error) {
+      if (error instanceof DecryptionFailed) hint(answerHint, t("oops_answer_link"));
+      else if (error instanceof ApiError && error.kind === "gone") load();
+      else hint(answerHint, t("oops_server"));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  byId("burn-question").textContent = t("burn_confirm");
+  byId("burn").addEventListener("click", () => {
+    byId("burn").hidden = true;
+    byId("burn-confirm-area").hidden = false;
+    byId("burn-confirm").focus();
+  });
+  byId("burn-cancel").addEventListener("click", () => {
+    byId("burn-confirm-area").hidden = true;
+    byId("burn").hidden = false;
+    byId("burn").focus();
+  });
+  byId("burn-confirm").addEventListener("click", async () => {
+    try {
+      await burnSecret(requestId, token);
+      await load();
+      if (!card.hidden) state.focus();
+    } catch (error) {
+      fail(error);
+    }
+  });
+  byId("refresh").addEventListener("click", load);
+  load();
+}
