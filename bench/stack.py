@@ -3,8 +3,8 @@
 Each stack is its own nginx master and its own uWSGI master in one scratch
 directory, so the same site configuration can be rendered once per app (the
 deployment's file declares http-level names that may appear only once per
-nginx). Every process starts in a session of its own and ``stop()`` takes the
-whole group down; callers use the stacks as context managers.
+nginx). Processes start and stop through harness/ (a process group each, the
+scratch nginx), as the tests' do; callers use the stacks as context managers.
 
 The configuration is what users run: the package's ``uwsgi.ini`` (with the
 benchmarked app's module swapped in) and ``deployment/nginx/mayfly.conf``
@@ -23,6 +23,7 @@ from importlib.resources import files
 from pathlib import Path
 
 import urllib3
+from harness.nginx import Nginx
 from harness.processes import ProcessGroup, free_port, wait_until_up
 
 # The deployment's site is HTTPS; on loopback it gets a throw-away self-signed certificate.
@@ -37,30 +38,14 @@ PROCESSES = 5
 # The largest request body nginx lets through: a 10 MiB ciphertext in base64url plus JSON.
 BODY_LIMIT = "15m"
 
-# The http {} around a site: Debian's nginx.conf defaults, paths moved into our directory.
-MAIN_CONF = """\
-{user}
-worker_processes auto;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-daemon off;
-events {{
-    worker_connections 1024;
-}}
-http {{
+# Debian's nginx.conf http defaults, which the deployment runs under: before every site.
+DEBIAN_HTTP = """\
     sendfile on;
     tcp_nopush on;
     types_hash_max_size 2048;
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
     gzip on;
-    client_body_temp_path {dir}/tmp/body;
-    proxy_temp_path {dir}/tmp/proxy;
-    fastcgi_temp_path {dir}/tmp/fastcgi;
-    uwsgi_temp_path {dir}/tmp/uwsgi;
-    scgi_temp_path {dir}/tmp/scgi;
-{site}
-}}
 """
 
 CEILING_SITE = """\
@@ -170,39 +155,6 @@ def wait_for(url: str, process: ProcessGroup, deadline: float = 60) -> None:
         raise RuntimeError(f"{exc}:\n{process.tail()}") from None
 
 
-class Nginx:
-    """An nginx master of our own serving `site` (with {listen} and {logs} to fill in)."""
-
-    def __init__(self, workdir: Path, site: str):
-        self.dir = workdir
-        self.port = free_port()
-        self.url = f"{SCHEME}://127.0.0.1:{self.port}"
-        for sub in ("tmp", "logs"):
-            (workdir / sub).mkdir(parents=True, exist_ok=True)
-        user = "user root;" if os.geteuid() == 0 else ""
-        body = site.replace("{listen}", f"127.0.0.1:{self.port}").replace(
-            "{logs}", str(workdir / "logs"))
-        self.conf = workdir / "nginx.conf"
-        self.conf.write_text(MAIN_CONF.format(user=user, dir=workdir, site=body))
-        self.process: ProcessGroup | None = None
-
-    def start(self, probe: str | None = "/") -> Nginx:
-        """Start; wait until `probe` answers unless it is None."""
-        argv = [tool("nginx"), "-c", str(self.conf), "-p", str(self.dir), "-e",
-                str(self.dir / "error.log")]
-        self.process = ProcessGroup(argv, self.dir / "nginx.out")
-        if probe is not None:
-            wait_for(self.url + probe, self.process)
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop(grace=5)
-
-    def workers(self) -> list[int]:
-        return children(self.process.pid) if self.process else []
-
-
 class Stack:
     """nginx -> uWSGI (unix socket, 5 workers) -> `module`, with `env` for the app.
 
@@ -220,7 +172,8 @@ class Stack:
         self.probe = probe
         self.socket = self.dir / "uwsgi.sock"
         self.uwsgi: ProcessGroup | None = None
-        self.nginx = Nginx(self.dir / "nginx", nginx_site(self.socket, workdir))
+        self.nginx = Nginx(self.dir / "nginx", DEBIAN_HTTP + nginx_site(self.socket, workdir),
+                           SCHEME)
         self.url = self.nginx.url
 
     def start(self) -> Stack:
@@ -267,7 +220,8 @@ class Ceiling:
 
     def __init__(self, workdir: Path):
         self.name = "nginx"
-        self.nginx = Nginx(workdir / "nginx-ceiling", ceiling_site(workdir))
+        self.nginx = Nginx(workdir / "nginx-ceiling", DEBIAN_HTTP + ceiling_site(workdir),
+                           SCHEME)
         self.url = self.nginx.url
 
     def __enter__(self) -> Ceiling:

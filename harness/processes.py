@@ -1,4 +1,4 @@
-"""Free ports, a program in a process group of its own, and waiting until a URL answers."""
+"""Free ports, a program in a process group of its own, and waiting until it is up."""
 
 from __future__ import annotations
 
@@ -29,13 +29,17 @@ class ProcessGroup:
     """
 
     def __init__(self, argv: Sequence[str | os.PathLike], log: Path,
-                 env: Mapping[str, str] | None = None, cwd: Path | None = None):
+                 env: Mapping[str, str] | None = None, cwd: Path | str | None = None,
+                 name: str | None = None, **popen):
+        """Start ``argv``; ``popen`` passes the rest (umask, group...) to subprocess.Popen."""
+        self.name = name or Path(str(argv[0])).name
         self.log_path = log
-        self.log = open(log, "ab")
-        self.popen = subprocess.Popen([str(a) for a in argv], stdout=self.log,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      start_new_session=True,
-                                      env=None if env is None else dict(env), cwd=cwd)
+        with open(log, "ab") as out:  # the program keeps its own copy of the descriptor
+            self.popen = subprocess.Popen([str(a) for a in argv], stdout=out,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                          start_new_session=True,
+                                          env=None if env is None else dict(env), cwd=cwd,
+                                          **popen)
 
     @property
     def pid(self) -> int:
@@ -46,7 +50,6 @@ class ProcessGroup:
 
     def tail(self, chars: int = 3000) -> str:
         """The end of the program's log."""
-        self.log.flush()
         return self.log_path.read_text(errors="replace")[-chars:]
 
     def kill(self) -> None:
@@ -57,31 +60,52 @@ class ProcessGroup:
             pass
         self.popen.wait(timeout=10)
 
-    def stop(self, grace: float = 15) -> None:
-        """SIGTERM the leader, then SIGKILL the whole group after ``grace`` seconds."""
+    def stop(self, grace: float = 15, sig: signal.Signals = signal.SIGTERM) -> None:
+        """``sig`` to the leader, then SIGKILL the whole group after ``grace`` seconds."""
         if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
+            self.popen.send_signal(sig)
             try:
                 self.popen.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 pass
         self.kill()  # also reaps children a dead leader may have left behind
-        self.log.close()
+
+
+def _ended(process: ProcessGroup | subprocess.Popen | None, what: str) -> None:
+    """Fail at once if the program we wait for has exited, with the end of its log."""
+    if process is None:
+        return
+    popen = process.popen if isinstance(process, ProcessGroup) else process
+    if popen.poll() is not None:
+        name, log = ((process.name, f":\n{process.tail()}") if isinstance(process, ProcessGroup)
+                     else ("the server", ""))
+        raise RuntimeError(f"{name} exited with {popen.returncode} before {what}{log}")
+
+
+def wait_for(what: str, check, process: ProcessGroup | subprocess.Popen | None = None,
+             deadline: float = 30.0):
+    """Poll ``check()`` until it returns a true value; fail with the program's log otherwise.
+
+    An OSError or a requests error from ``check`` counts as "not yet".
+    """
+    end = time.monotonic() + deadline
+    last: Exception | None = None
+    while time.monotonic() < end:
+        _ended(process, what)
+        try:
+            value = check()
+            if value:
+                return value
+        except (OSError, requests.RequestException) as exc:
+            last = exc
+        time.sleep(0.1)
+    log = f"\n{process.tail()}" if isinstance(process, ProcessGroup) else ""
+    raise RuntimeError(f"{what} not within {deadline} s (last error: {last!r}){log}")
 
 
 def wait_until_up(url: str, deadline: float = 30.0,
                   process: ProcessGroup | subprocess.Popen | None = None, ok=(200,),
                   **get) -> None:
     """Poll a URL until it answers one of ``ok``; fail with the reason otherwise."""
-    popen = process.popen if isinstance(process, ProcessGroup) else process
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if popen is not None and popen.poll() is not None:
-            raise RuntimeError(f"the server exited with {popen.returncode}")
-        try:
-            if requests.get(url, timeout=2, **get).status_code in ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up within {deadline} s")
+    wait_for(f"{url} answering", lambda: requests.get(url, timeout=2, **get).status_code in ok,
+             process, deadline)

@@ -7,14 +7,13 @@ touches a Redis the machine may already run. Missing binaries fail loudly.
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import redis
 
-from .processes import free_port
+from .processes import ProcessGroup, free_port, wait_for
 
 START_TIMEOUT = 15.0
 
@@ -38,7 +37,7 @@ class RedisServer:
         self.cluster = cluster
         self.port = free_port()
         self.bus_port = free_port() if cluster else None
-        self.process: subprocess.Popen | None = None
+        self.process: ProcessGroup | None = None
         self.log_path = workdir / "redis.log"
 
     def args(self) -> list[str]:
@@ -58,42 +57,33 @@ class RedisServer:
         return redis.Redis(port=self.port, socket_timeout=5, socket_connect_timeout=2)
 
     def start(self) -> RedisServer:
-        self.process = subprocess.Popen(self.args(), cwd=self.workdir,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        end = time.monotonic() + START_TIMEOUT
+        self.process = ProcessGroup(self.args(), self.workdir / "redis.out", cwd=self.workdir,
+                                    name="redis-server")
         with self.client() as client:
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server exited: {self.log_tail()}")
+            def answers() -> bool:
                 try:
-                    # LOADING (replaying the AOF) is an error reply: keep waiting.
-                    if client.ping():
-                        return self
+                    return client.ping()
                 except redis.RedisError:
-                    if time.monotonic() > end:
-                        self.stop()
-                        why = f"redis-server did not start: {self.log_tail()}"
-                        raise RuntimeError(why) from None
-                    time.sleep(0.05)
+                    return False  # LOADING (replaying the AOF) is an error reply: not yet
+
+            try:
+                wait_for("redis-server answering PING", answers, self.process, START_TIMEOUT)
+            except RuntimeError as exc:
+                self.stop()
+                raise RuntimeError(f"{exc}\n{self.log_tail()}") from None
+        return self
 
     def log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
 
     def kill(self) -> None:
         """SIGKILL: what a crash looks like."""
-        self._end(signal.SIGKILL)
+        if self.process is not None:
+            self.process.kill()
 
     def stop(self) -> None:
-        self._end(signal.SIGTERM)
-
-    def _end(self, sig: int) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        if self.process is not None:
+            self.process.stop(grace=10)
 
     def flush(self) -> None:
         with self.client() as client:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.processes import ProcessGroup, free_port, wait_until_up
 
-__all__ = ["NO_LIMITS", "LiveServer", "free_port", "wait_until_up"]
+__all__ = ["NO_LIMITS", "LiveServer", "ProcessGroup", "free_port", "wait_until_up"]
 
 # Tests create thousands of secrets from one address: the limits get their own tests.
 NO_LIMITS = {"MAYFLY_RATE_LIMIT_CREATE": "", "MAYFLY_RATE_LIMIT_REVEAL": ""}

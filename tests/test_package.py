@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import requests
 
 import mayfly
 
-from .live import free_port, wait_until_up
+from .live import ProcessGroup, free_port, wait_until_up
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -75,6 +74,30 @@ def test_the_installed_command_reports_the_version_of_the_package(venv):
     assert "Programming Language :: Python :: 3" in metadata.stdout
 
 
+# The page languages (src/mayfly/translations) as PyPI's "Natural Language" classifiers.
+LANGUAGES = {"de": "German", "en": "English", "es": "Spanish", "fr": "French", "ja": "Japanese",
+             "ko": "Korean", "pt_BR": "Portuguese (Brazilian)", "ru": "Russian",
+             "zh_Hans_CN": "Chinese (Simplified)", "zh_Hant_TW": "Chinese (Traditional)"}
+
+
+def test_the_classifiers_are_pypis_and_name_every_page_language():
+    from trove_classifiers import classifiers as known
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = project["classifiers"]
+    assert set(declared) - known == set()
+    catalogues = {p.name for p in (REPO / "src/mayfly/translations").iterdir() if p.is_dir()}
+    assert catalogues == set(LANGUAGES)
+    spoken = {c.removeprefix("Natural Language :: ") for c in declared
+              if c.startswith("Natural Language :: ")}
+    assert spoken == set(LANGUAGES.values())
+    minors = [int(c.rsplit(".", 1)[1]) for c in declared
+              if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    # Every minor from the oldest requires-python allows, without a gap.
+    assert project["requires-python"] == f">=3.{min(minors)}"
+    assert sorted(minors) == list(range(min(minors), max(minors) + 1))
+
+
 @pytest.fixture(scope="module")
 def installed_server(venv, tmp_path_factory):
     """`mayfly serve` from the wheel's virtualenv, started outside the checkout."""
@@ -82,21 +105,13 @@ def installed_server(venv, tmp_path_factory):
     port = free_port()
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "MAYFLY_DATA_DIR": str(work / "data"),
            "MAYFLY_RATE_LIMIT_CREATE": "", "MAYFLY_RATE_LIMIT_REVEAL": ""}
-    log = open(work / "serve.log", "w+")
-    server = subprocess.Popen([venv / "bin" / "mayfly", "serve", "--port", str(port),
-                               "--processes", "2"], cwd=work, env=env, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    server = ProcessGroup([venv / "bin" / "mayfly", "serve", "--port", str(port),
+                           "--processes", "2"], work / "serve.log", env=env, cwd=work)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server, deadline=60)
         yield f"http://127.0.0.1:{port}", venv, work / "serve.log"
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        finally:
-            if server.poll() is None:
-                os.killpg(server.pid, signal.SIGKILL)
-            log.close()
+        server.stop(grace=30)
 
 
 def test_the_installed_server_answers_every_api_route_without_5xx(installed_server):

@@ -63,10 +63,14 @@ def uwsgi_binary() -> str:
     return found
 
 
-def uwsgi_command(listener: Listener, processes: int, verbose: bool) -> list[str]:
-    """The whole uWSGI command line: the packaged ini, the listener, the workers."""
+def uwsgi_command(listener: Listener, processes: int, log_fd: int | None = None) -> list[str]:
+    """The whole uWSGI command line: the packaged ini, the listener, the workers.
+
+    With ``log_fd`` (quiet, the default of `mayfly serve`), the [quiet] section
+    drains uWSGI's screen and uWSGI logs to that descriptor; without, it shows all.
+    """
     ini = uwsgi_ini()
-    quiet = [] if verbose else ["--ini", f"{ini}:quiet"]
+    quiet = [] if log_fd is None else ["--ini", f"{ini}:quiet", "--logger", f"fd:{log_fd}"]
     return [uwsgi_binary(), "--ini", ini, *listener.uwsgi_args(ini), *quiet,
             "--processes", str(processes)]
 
@@ -177,10 +181,26 @@ def warnings(listener: Listener, settings: Settings) -> list[str]:
     return found
 
 
+def log_descriptor() -> int:
+    """Standard error, kept on a new descriptor for uWSGI's logger; fd 2 goes to /dev/null.
+
+    uWSGI prints a line for every --ini it reads ("getting INI configuration")
+    to fd 2 before its logger exists, where no log-drain can reach. From then on
+    everything uWSGI and the app log, errors and tracebacks included, goes through
+    the logger (the [quiet] section's drains, then this descriptor).
+    """
+    kept = os.dup(2)
+    os.set_inheritable(kept, True)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    return kept
+
+
 def serve(listener: Listener, processes: int, verbose: bool, say) -> None:
     """Check, print a few lines with ``say``, and exec uWSGI (never returns)."""
     lines = preflight(listener)
-    command = uwsgi_command(listener, processes, verbose)
+    uwsgi_binary()  # refuse a missing uwsgi before anything is printed
     for line in lines:
         say(line)
     for warning in warnings(listener, config.load()):
@@ -189,4 +209,5 @@ def serve(listener: Listener, processes: int, verbose: bool, say) -> None:
         + ("" if verbose else " uWSGI's own start-up screen: mayfly serve --verbose."))
     sys.stdout.flush()
     sys.stderr.flush()
+    command = uwsgi_command(listener, processes, None if verbose else log_descriptor())
     os.execv(command[0], command)

@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
 from pathlib import Path
 
-from ..live import free_port, wait_until_up
+from harness.nginx import Nginx
 
-CONF = """
-worker_processes 2;
-{user}
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
+SITE = """
     log_format upstream '$status $upstream_addr $request_method $uri';
-    access_log {dir}/access.log upstream;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+    access_log {{logs}}/access.log upstream;
 
     upstream mayfly {{
 {servers}
     }}
     server {{
-        listen 127.0.0.1:{port};
+        listen {{listen}};
         location / {{
             proxy_pass http://mayfly;
             proxy_set_header Host $host;
@@ -44,42 +29,20 @@ http {{
             proxy_read_timeout 30s;
         }}
     }}
-}}
 """
 
 
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    assert found, "nginx is not installed (Debian: apt-get install nginx)"
-    return found
-
-
-class Nginx:
-    """nginx -c CONF -p DIR -g 'daemon off;', everything in DIR."""
+class UpstreamNginx(Nginx):
+    """harness/'s scratch nginx, proxying to app servers on ``upstreams`` (ports of 127.0.0.1)."""
 
     def __init__(self, workdir: Path, upstreams: list[int]):
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=30s;"
                             for port in upstreams)
-        # As root, workers would drop to nobody and could not enter a private temp dir.
-        user = "user root;" if os.geteuid() == 0 else ""
-        self.conf = workdir / "nginx.conf"
-        self.conf.write_text(CONF.format(dir=workdir, servers=servers, port=self.port, user=user))
-        self.access_log = workdir / "access.log"
-        self.process: subprocess.Popen | None = None
+        super().__init__(workdir, SITE.format(servers=servers))
+        self.access_log = self.logs / "access.log"
 
-    def start(self) -> Nginx:
-        args = [nginx_binary(), "-c", str(self.conf), "-p", str(self.workdir),
-                "-g", "daemon off;"]
-        self.log = open(self.workdir / "stderr.log", "wb")
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log)
-        try:
-            wait_until_up(self.url + "/healthz", process=self.process)
-        except Exception:
-            self.stop()
-            raise
+    def start(self) -> UpstreamNginx:
+        super().start(probe="/healthz", ok=(200,))
         return self
 
     def upstreams_seen(self, method: str = "POST") -> dict[str, int]:
@@ -92,14 +55,3 @@ class Nginx:
                 answered = upstream.split(", ")[-1]
                 seen[answered] = seen.get(answered, 0) + 1
         return seen
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)  # graceful: finish what is in flight
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self.process is not None:
-            self.log.close()

@@ -1,7 +1,8 @@
 """The production stack in a directory: pebble, nginx, uWSGI and certbot on loopback.
 
-Everything here starts real programs on free high ports of 127.0.0.1 and stops
-them again; nothing is skipped when a program is missing (that is a failure).
+Everything here starts real programs on free high ports of 127.0.0.1 (through
+harness/'s ProcessGroup) and stops them again; nothing is skipped when a program
+is missing (that is a failure).
 """
 
 from __future__ import annotations
@@ -10,16 +11,15 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from harness.processes import ProcessGroup, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALLER = REPO / "deployment" / "install.sh"
@@ -60,62 +60,6 @@ def run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
             f"{shlex.join(argv)} exited {result.returncode}\n"
             f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}")
     return result
-
-
-class Service:
-    """A long-running program in its own process group, with its output in a log file."""
-
-    def __init__(self, name: str, argv: Sequence[str], log: Path, **popen):
-        self.name = name
-        self.log = log
-        self.handle = open(log, "ab")
-        self.process = subprocess.Popen(list(argv), stdout=self.handle, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True,
-                                        **popen)
-
-    def tail(self, chars: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-chars:]
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM to the whole group, SIGKILL after ``grace`` seconds."""
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            if self.process.poll() is not None:
-                break
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(wait)
-            except subprocess.TimeoutExpired:
-                continue
-        # Leftover children (workers) of a group whose leader is gone.
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.handle.close()
-
-
-def wait_for(what: str, check, service: Service | None = None, deadline: float = 30.0):
-    """Poll ``check()`` until it returns a true value; fail with the service's log."""
-    end = time.monotonic() + deadline
-    last: Exception | None = None
-    while time.monotonic() < end:
-        if service is not None and not service.alive():
-            raise AssertionError(f"{service.name} exited early:\n{service.tail()}")
-        try:
-            value = check()
-            if value:
-                return value
-        except (OSError, requests.RequestException) as exc:
-            last = exc
-        time.sleep(0.1)
-    log = service.tail() if service is not None else ""
-    raise AssertionError(f"{what} not within {deadline} s (last error: {last!r})\n{log}")
 
 
 @contextmanager
@@ -202,8 +146,8 @@ class Pebble:
         self.management = f"https://127.0.0.1:{management}"
         env = {**os.environ, "PEBBLE_VA_ALWAYS_VALID": "1", "PEBBLE_VA_NOSLEEP": "1",
                "PEBBLE_WFE_NONCEREJECT": "0"}
-        self.service = Service("pebble", [tool("pebble"), "-config", str(config_path)],
-                               workdir / "pebble.log", env=env, cwd=workdir)
+        self.service = ProcessGroup([tool("pebble"), "-config", str(config_path)],
+                                    workdir / "pebble.log", env=env, cwd=workdir, name="pebble")
         wait_for("pebble's ACME directory",
                  lambda: requests.get(self.directory, verify=str(self.cert), timeout=2).ok,
                  self.service)

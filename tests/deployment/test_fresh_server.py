@@ -567,32 +567,113 @@ def test_a_second_run_with_nothing_new_changes_nothing(server):
     assert fingerprint(server) == files
 
 
-# --- Debian 13 --------------------------------------------------------------------------
+# --- Backup while serving, restored on a fresh Debian 13 --------------------------------
+
+DOCS = REPO / "docs" / "deployment.md"
+# docs/deployment.md's example names, and the README's command as the test runs it.
+DOCS_INSTALL = "deployment/install.sh --domain secrets.example.org --email admin@example.org"
 
 
-def test_the_same_install_works_on_debian_13(server, tmp_path):
-    """trixie, bootstrapped from the same mirror: install, serve over HTTPS, sandboxed."""
-    server.guest.poweroff()  # its nginx holds ports 80 and 443
+def documented_commands(after: str) -> str:
+    """The first ```sh block of docs/deployment.md after the line starting with ``after``."""
+    text = DOCS.read_text()
+    start = text.index("\n" + after)
+    block = re.search(r"^```sh\n(.*?)^```", text[start:], re.MULTILINE | re.DOTALL)
+    return block[1]
+
+
+def backup_while_serving(server: Server) -> tuple[str, float, int]:
+    """docs/deployment.md's backup, while a client keeps creating secrets; its stamp."""
+    stamp = time.strftime("%Y-%m-%d")
+    script = documented_commands("## Backup and restore").replace("$(date +%F)", stamp)
+    client, created, stop = server.client(), [], False
+
+    def keep_creating():
+        while not stop:
+            created.append(client.send(crypto.Message("written during the backup")))
+            time.sleep(0.5)  # well inside the create rate limits (app and nginx)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        writer = pool.submit(keep_creating)
+        while not created:  # the writer is under way
+            time.sleep(0.05)
+        started = time.monotonic()
+        server.guest.run("set -e\n" + script)
+        seconds = time.monotonic() - started
+        stop = True
+        writer.result(timeout=60)
+    return stamp, seconds, len(created)
+
+
+def test_a_backup_taken_while_serving_restores_on_a_fresh_debian_13(server, tmp_path):
+    """The documented backup on the Debian 12 server, the documented restore on a new one.
+
+    The new server is a fresh Debian 13 (trixie, bootstrapped from the same mirror),
+    as a user moving to a new machine would have: the restore's installer run is also
+    the Debian 13 install, checked as on Debian 12 (HTTPS, CLI, journal, sandbox).
+    """
+    client = server.client()
+    kept = client.send(crypto.Message("unread at the backup"))
+    burnt = client.send(crypto.Message("read before the backup"))
+    assert client.read(Link.parse(burnt.link))[0].text == "read before the backup"
+    stamp, seconds, during = backup_while_serving(server)
+    record("backup while serving", f"{seconds:.1f} s ({during} secrets created meanwhile)")
+    files = sorted(p.name for p in server.guest.path("/var/backups/mayfly").iterdir())
+    assert files == [f"etc-{stamp}.tgz", f"mayfly-{stamp}.db"]
+    copy = server.guest.path(f"/var/backups/mayfly/mayfly-{stamp}.db")
+    assert copy.stat().st_mode & 0o777 == 0o600
+    saved = tmp_path / "backup"
+    shutil.copytree(server.guest.path("/var/backups/mayfly"), saved)
+    server.guest.poweroff()  # its nginx holds ports 80 and 443; the DNS name moves
+
     guest = Guest("trixie", tmp_path, "mayfly-trixie")
     try:
         prepare(guest, server.checkout, server.pebble.cert)
+        for name in files:
+            shutil.copy2(saved / name, guest.path(f"/root/{name}"))
         record("trixie boot to running", f"{guest.boot():.1f} s")
-        trixie = Server(guest=guest, pebble=server.pebble, ca_file=server.ca_file,
-                        checkout=server.checkout)
-        record("trixie first install", f"{trixie.install().seconds:.1f} s")
-        assert guest.path("/etc/os-release").read_text().count('VERSION_CODENAME=trixie') == 1
-        response = trixie.session().get(f"{BASE}/healthz", timeout=10)
+        assert guest.path("/etc/os-release").read_text().count("VERSION_CODENAME=trixie") == 1
+        restore = documented_commands("On a fresh server").replace("DATE", stamp)
+        assert restore.count(DOCS_INSTALL) == 1
+        restore = restore.replace(
+            DOCS_INSTALL, f"deployment/install.sh --domain {DOMAIN} --email {EMAIL} "
+                          f"--acme-server {server.pebble.directory}")
+        started = time.monotonic()
+        result = guest.run("set -e\n" + restore, env={"REQUESTS_CA_BUNDLE": PEBBLE_LISTENER},
+                           check=False, timeout=900)
+        record("restore on a fresh trixie (install included)",
+               f"{time.monotonic() - started:.1f} s")
+        assert result.returncode == 0, f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+        assert result.stdout.rstrip().endswith(f"mayfly is ready: {BASE}/")
+        restored = Server(guest=guest, pebble=server.pebble, ca_file=server.ca_file,
+                          checkout=server.checkout)
+
+        # The restored data: the unread secret reads once, the burned one stays gone.
+        assert restored.client().read(Link.parse(kept.link))[0].text == "unread at the backup"
+        for link in (kept.link, burnt.link):
+            response = restored.session().get(f"{BASE}/api/v1/secrets/{Link.parse(link).id}",
+                                              timeout=10)
+            assert response.status_code == 404, link
+        # The restored certificate (pebble's root, the same one) and the renewal it keeps.
+        renewal = guest.run("certbot renew --dry-run --no-random-sleep-on-renew",
+                            env={"REQUESTS_CA_BUNDLE": PEBBLE_LISTENER}, check=False)
+        assert renewal.returncode == 0, (renewal.stdout + renewal.stderr)[-3000:]
+        assert "all simulated renewals succeeded" in renewal.stdout + renewal.stderr
+
+        # Debian 13 serves as Debian 12 does.
+        response = restored.session().get(f"{BASE}/healthz", timeout=10)
         assert response.status_code == 200
-        assert trixie.systemctl("is-active", "mayfly.service").stdout.strip() == "active"
-        client = trixie.client()
+        assert restored.systemctl("is-active", "mayfly.service").stdout.strip() == "active"
+        client = restored.client()
         sent = client.send(crypto.Message("on Debian 13"))
         assert client.read(Link.parse(sent.link))[0].text == "on Debian 13"
         units = [arg for unit in UNITS for arg in ("-u", unit)]
         warnings = guest.nsenter(["journalctl", "-b", "-p", "warning", "-o", "cat",
                                   "--no-pager", *units]).stdout
         assert warnings.strip() in {"", "-- No entries --"}, warnings
-        main = trixie.show("mayfly.service", "MainPID")
-        status = proc_status(trixie, main)
-        assert (status["NoNewPrivs"], status["Seccomp"]) == ("1", "2")
+        main = restored.show("mayfly.service", "MainPID")
+        for pid in (main, *children(restored, main)):
+            status = proc_status(restored, pid)
+            assert (status["NoNewPrivs"], status["Seccomp"]) == ("1", "2"), pid
     finally:
         guest.remove()

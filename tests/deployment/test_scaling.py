@@ -20,7 +20,7 @@ import requests
 
 from ..live import LiveServer, wait_until_up
 from ..requests_for import new_secret
-from .nginx import Nginx
+from .nginx import UpstreamNginx
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ API = "/api/v1/secrets"
 class Farm:
     """nginx in front of app servers that share one Redis Cluster."""
 
-    nginx: Nginx
+    nginx: UpstreamNginx
     servers: list[LiveServer]
     cluster: object
     local: threading.local = field(default_factory=threading.local)
@@ -64,7 +64,7 @@ def farm(redis_cluster, tmp_path_factory):
     try:
         for name in ("app-a", "app-b"):
             servers.append(LiveServer(tmp_path_factory.mktemp(name), processes=5, env=env).start())
-        nginx = Nginx(tmp_path_factory.mktemp("nginx"), [s.port for s in servers]).start()
+        nginx = UpstreamNginx(tmp_path_factory.mktemp("nginx"), [s.port for s in servers]).start()
         yield Farm(nginx, servers, redis_cluster)
     finally:
         if nginx is not None:

@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 import requests
 from cryptography import x509
+from harness.processes import ProcessGroup, wait_for
 from playwright.sync_api import expect, sync_playwright
 
 from mayfly import asset_version, crypto
@@ -44,7 +45,6 @@ from .stack import (
     INSTALLER,
     WEB_GROUP,
     Pebble,
-    Service,
     free_ports,
     nginx_main_conf,
     nss_home_trusting,
@@ -53,7 +53,6 @@ from .stack import (
     run,
     tool,
     unit_settings,
-    wait_for,
 )
 
 pytestmark = pytest.mark.slow
@@ -82,7 +81,7 @@ class Stack:
     certbot_env: dict[str, str]
     installer_runs: list[str] = field(default_factory=list)
     certbot_output: str = ""
-    services: dict[str, Service] = field(default_factory=dict)
+    services: dict[str, ProcessGroup] = field(default_factory=dict)
     notify: list[str] = field(default_factory=list)
 
     @property
@@ -139,7 +138,7 @@ def planned(output: str, program: str) -> list[str]:
             if line.startswith(f"would run: {program} ")]
 
 
-def start_uwsgi(stack: Stack) -> Service:
+def start_uwsgi(stack: Stack) -> ProcessGroup:
     """Start uWSGI exactly as the rendered mayfly.service does (user aside: we are root).
 
     The command, environment file, working directory and umask come from the unit;
@@ -157,9 +156,9 @@ def start_uwsgi(stack: Stack) -> Service:
     listener.settimeout(0.5)
     env["NOTIFY_SOCKET"] = str(notify_path)
     extra = {"group": WEB_GROUP, "extra_groups": []} if os.geteuid() == 0 else {}
-    service = Service("uwsgi", shlex.split(unit["ExecStart"][0]), stack.work / "uwsgi.log",
-                      env=env, cwd=unit["WorkingDirectory"][0],
-                      umask=int(unit["UMask"][0], 8), **extra)
+    service = ProcessGroup(shlex.split(unit["ExecStart"][0]), stack.work / "uwsgi.log",
+                           env=env, cwd=unit["WorkingDirectory"][0], name="uwsgi",
+                           umask=int(unit["UMask"][0], 8), **extra)
     stack.services["uwsgi"] = service
 
     def ready() -> bool:
@@ -203,7 +202,7 @@ def stack():
     http_port, https_port = free_ports(2)
     root = work / "root"
     (root / "opt/mayfly").mkdir(parents=True)
-    services: list[Service] = []
+    services: list[ProcessGroup] = []
     try:
         pebble = Pebble(work / "pebble", CERT_VALIDITY)
         services.append(pebble.service)
@@ -228,8 +227,8 @@ def stack():
             shutil.chown(stack.at("/run/mayfly"), "root", WEB_GROUP)
 
         services.append(start_uwsgi(stack))
-        nginx = Service("nginx", [tool("nginx"), "-c", str(stack.nginx_conf)],
-                        work / "nginx.log")
+        nginx = ProcessGroup([tool("nginx"), "-c", str(stack.nginx_conf)], work / "nginx.log",
+                             name="nginx")
         services.append(nginx)
         stack.services["nginx"] = nginx
         wait_for("nginx on its HTTPS port",
@@ -475,7 +474,7 @@ def test_an_oversized_body_gets_413_from_nginx(stack):
 
 
 def test_uwsgi_runs_five_workers_behind_a_group_only_socket(stack):
-    master = stack.services["uwsgi"].process.pid
+    master = stack.services["uwsgi"].pid
     children = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
