@@ -107,17 +107,20 @@ def first_visit_bytes(browser, url: str) -> dict:
     return {"total": sum(r["bytes"] for r in items), "resources": items}
 
 
-def baseline_scripts() -> dict[str, str]:
-    """static/js/<name> -> its text at BASELINE, from git."""
+def baseline_scripts() -> dict[str, str] | None:
+    """static/js/<name> -> its text at BASELINE, from git; None outside a clone that has it."""
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(ROOT), *args], check=True, capture_output=True,
                               text=True).stdout
 
-    names = git("ls-tree", "--name-only", BASELINE, "src/mayfly/static/js/").split()
-    return {Path(name).name: git("show", f"{BASELINE}:{name}") for name in names}
+    try:
+        names = git("ls-tree", "--name-only", BASELINE, "src/mayfly/static/js/").split()
+        return {Path(name).name: git("show", f"{BASELINE}:{name}") for name in names}
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
-def _open(context, url: str, variant: str, scripts: dict[str, str]):
+def _open(context, url: str, variant: str, scripts: dict[str, str] | None):
     """A page at `url` whose scripts are `variant`'s; interception ends once they are loaded."""
     page = context.new_page()
     # Every variant goes through the same interception, so that it costs all alike;
@@ -135,7 +138,7 @@ def _open(context, url: str, variant: str, scripts: dict[str, str]):
     return page
 
 
-def _create(context, origin: str, variant: str, scripts: dict[str, str],
+def _create(context, origin: str, variant: str, scripts: dict[str, str] | None,
             data: bytes) -> tuple[dict, str]:
     """One sender: attach `data`, press Create; ({ms waited, ms of it in the API}, the link)."""
     page = _open(context, origin + "/", variant, scripts)
@@ -149,7 +152,7 @@ def _create(context, origin: str, variant: str, scripts: dict[str, str],
     return ms, f"{origin}{shown.path}#{shown.fragment}"
 
 
-def _read(context, link: str, variant: str, scripts: dict[str, str], size: int) -> dict:
+def _read(context, link: str, variant: str, scripts: dict[str, str] | None, size: int) -> dict:
     """One reader: open the link, press Read; {ms waited, ms of it in the API}."""
     page = _open(context, link, variant, scripts)
     ms = page.evaluate(READ_WAIT)
@@ -163,19 +166,21 @@ def _read(context, link: str, variant: str, scripts: dict[str, str], size: int) 
 def person_wait(browser, origin: str, reps: int = 5, size: int = WAIT_SIZE) -> dict:
     """The sender's and the reader's wait per variant: medians over `reps`, round-robin."""
     scripts = baseline_scripts()
+    # Without git (an unpacked release), only the pages as they are now.
+    names = VARIANTS if scripts is not None else VARIANTS[1:]
     data = os.urandom(size)
     load = os.getloadavg()
-    runs: dict[str, dict[str, list[dict]]] = {v: {"create": [], "read": []} for v in VARIANTS}
+    runs: dict[str, dict[str, list[dict]]] = {v: {"create": [], "read": []} for v in names}
     contexts = {}
     with ExitStack() as exits:
-        for variant in VARIANTS:
+        for variant in names:
             context = browser.new_context(ignore_https_errors=True)
             exits.callback(context.close)
             if variant == "portable":
                 context.add_init_script(WITHOUT_NATIVE_BASE64)
             contexts[variant] = context
         for _ in range(reps):
-            for variant in VARIANTS:
+            for variant in names:
                 context = contexts[variant]
                 created, link = _create(context, origin, variant, scripts, data)
                 runs[variant]["create"].append(created)
@@ -186,7 +191,8 @@ def person_wait(browser, origin: str, reps: int = 5, size: int = WAIT_SIZE) -> d
             "load_before": load, "load_after": os.getloadavg(),
             # The shipped path in this Chromium: issue 13's row (target ratio <= 1.5).
             "create_ms": now["create_ms"], "read_ms": now["read_ms"], "ratio": now["ratio"],
-            "create_speedup": variants["baseline"]["create_ms"] / now["create_ms"]}
+            "create_speedup": (variants["baseline"]["create_ms"] / now["create_ms"]
+                               if "baseline" in variants else None)}
 
 
 def _figures(times: dict[str, list[dict]]) -> dict:

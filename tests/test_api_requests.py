@@ -143,3 +143,18 @@ def test_the_requester_may_burn_the_request_and_its_answer(client):
     assert receipt(client, made)["state"] == "burned"
     assert_problem(client.post(f"/api/v1/secrets/{made['id']}/replies/1/reveal",
                                headers=made["auth"]), 404)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"rate_limit_create": "2/minute",
+                                                 "rate_limit_reveal": "2/minute"}])
+def test_asking_opening_and_answering_are_rate_limited(client, settings_overrides):
+    made = make_request(client)
+    assert make_request(client)["id"]
+    assert_problem(client.post("/api/v1/requests", json={}), 429)  # asking, like creating
+    opens = [client.post(f"/api/v1/requests/{made['id']}/open", json=proofs(made))
+             for _ in range(3)]
+    assert [r.status_code for r in opens[:2]] == [200, 200]
+    assert_problem(opens[2], 429)  # opening, like a reveal
+    assert answer(client, made).status_code == 201
+    assert_problem(answer(client, made), 409, "already-answered")
+    assert_problem(answer(client, made), 429)  # answering has a budget of its own
