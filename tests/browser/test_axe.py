@@ -171,6 +171,12 @@ def visit_request(asker: Page, first: Page, second: Page, audit: Audit) -> None:
     audit(asker, "asked: the two links")
     assert request_state(asker, asked.answer_link) == "waiting"
     audit(asker, "answer link: waiting")
+    asker.context.watch.allow("status of 503")
+    asker.route("**/receipt", lambda route: route.fulfill(status=503, body="{}"))
+    asker.get_by_test_id("refresh").click()
+    expect(asker.get_by_test_id("request-watch")).to_have_attribute("data-watch", "retry")
+    audit(asker, "answer link: a check failed")
+    asker.unroute("**/receipt")
     first.goto(asked.link)
     expect(first.get_by_test_id("open-request")).to_be_visible()
     audit(first, "request: passphrase")
@@ -193,6 +199,7 @@ def visit_request(asker: Page, first: Page, second: Page, audit: Audit) -> None:
     audit(asker, "answer link: answered")
     asker.get_by_test_id("read-answer").click()
     expect(asker.get_by_test_id("answer-text")).to_be_visible()
+    expect(asker.get_by_test_id("request-watch")).to_have_attribute("data-watch", "final")
     audit(asker, "answer read")
 
 
@@ -235,5 +242,5 @@ def test_every_page_state_has_no_axe_violations(new_context, locale, scheme, wid
     visit_request(new_context(**options).new_page(), new_context(**options).new_page(),
                   new_context(**options).new_page(), audit)
 
-    assert len(audit.states) == 33
+    assert len(audit.states) == 34
     assert audit.found == {}

@@ -1,12 +1,13 @@
 // The asker's answer link: the request's state, "Burn now", and the answer, read once
 // (the server hands it out once; it is opened here with the key in the fragment).
 import { warnBeforeLeaving } from "./common.js";
-import { ApiError, burnSecret, getReceipt, revealReply } from "./api.js";
+import { ApiError, burnSecret, receiptSince, revealReply } from "./api.js";
 import {
   b64decode, DecryptionFailed, KEY_BYTES, openReply, unpack, unwrapReplyKey,
 } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
 import { formatBytes, formatTime, t } from "./i18n.js";
+import { watch } from "./watch.js";
 
 const app = document.querySelector(".app");
 const requestId = app.dataset.requestId;
@@ -15,6 +16,10 @@ const [token, receiptKeyText = ""] = location.hash.slice(1).split(".", 2);
 const card = byId("answer-page");
 const state = byId("request-state");
 const answerHint = byId("answer-hint");
+// The receipt's ETag as last seen; whether anything was shown; the watcher while it runs.
+let tag = "";
+let loaded = false;
+let watcher = null;
 
 function oops(reason) {
   byId("oops").querySelector("[data-testid=oops-reason]").textContent = reason;
@@ -64,6 +69,7 @@ async function readAnswer(receipt) {
   const message = unpack(await openReply(scalar, publicKey, b64decode(revealed.ciphertext)));
   // The answer link's keys leave the address bar: a reload or a shared screen shows none.
   history.replaceState(null, "", location.pathname + location.search);
+  stopWatching("final"); // read here: nothing the server says can change what is shown
   byId("answer-text").textContent = message.text;
   const files = byId("answer-files");
   files.replaceChildren(...message.files.map(download));
@@ -80,16 +86,38 @@ async function readAnswer(receipt) {
 let current = null;
 
 function render(receipt) {
+  const changed = !current || current.state !== receipt.state;
   current = receipt;
   state.dataset.state = receipt.state;
-  hint(state, describe(receipt));
+  const text = describe(receipt);
+  // Only a new text: the state is a live region, so a change made elsewhere is announced.
+  if (state.textContent !== text) hint(state, text);
   byId("request-created").textContent = formatTime(receipt.created_at);
   byId("request-expires").textContent = formatTime(receipt.expires_at);
   byId("answer-area").hidden = receipt.state !== "answered";
-  byId("burn-area").hidden = !["waiting", "answered"].includes(receipt.state);
-  byId("burn-confirm-area").hidden = true;
-  byId("burn").hidden = false;
+  // Left alone while the state holds, so a poll never closes the burn question under the pointer.
+  if (changed) {
+    byId("burn-area").hidden = !["waiting", "answered"].includes(receipt.state);
+    byId("burn-confirm-area").hidden = true;
+    byId("burn").hidden = false;
+  }
   card.setAttribute("aria-busy", "false");
+}
+
+/** Nothing can change any more: the request was read, burned or expired. */
+const isFinal = (receipt) => !["waiting", "answered"].includes(receipt.state);
+
+/** Say under the state whether the page is watching: "on", "final" or "retry". */
+function showWatch(mode) {
+  const line = byId("request-watch");
+  line.dataset.watch = mode;
+  line.textContent = t(`watch_${mode}`);
+}
+
+function stopWatching(mode) {
+  if (watcher) watcher.stop();
+  watcher = null;
+  showWatch(mode);
 }
 
 function fail(error) {
@@ -108,16 +136,57 @@ function fail(error) {
   }
 }
 
-async function load() {
+/** The answer was read here: what the server says next cannot change what is shown. */
+const answerShown = () => !byId("answer-shown").hidden;
+
+// A failure worth another try later: the state on screen is still right as far as it goes.
+const PASSING = new Set(["unreachable", "unavailable", "rate-limited", "server"]);
+
+/** Ask whether the request changed and show it if it did; what the watcher should do next. */
+async function poll() {
+  if (answerShown()) return "stop";
   try {
-    const receipt = await getReceipt(requestId, token);
-    if (receipt.kind !== "request") {
+    const fresh = await receiptSince(requestId, token, tag);
+    if (answerShown()) return "stop"; // read while this was asked: what is shown stays
+    if (fresh !== null && fresh.receipt.kind !== "request") {
       oops(t("oops_answer_link"));
-      return;
+      return "stop";
     }
-    render(receipt);
+    if (fresh !== null) {
+      tag = fresh.tag;
+      loaded = true;
+      render(fresh.receipt);
+    }
+    if (fresh !== null && isFinal(fresh.receipt)) {
+      showWatch("final");
+      return "stop";
+    }
+    showWatch("on");
+    return fresh === null ? "same" : "changed";
   } catch (error) {
-    fail(error);
+    if (!loaded || !(error instanceof ApiError) || !PASSING.has(error.kind)) {
+      fail(error); // nothing to show yet, the request ended (gone), or refused
+      return "stop";
+    }
+    showWatch("retry");
+    return { retryAfter: error.retryAfter };
+  }
+}
+
+/** Look now (the first look, Refresh, after a burn), then keep watching unless it is final. */
+async function load() {
+  const next = await poll();
+  if (next === "stop") {
+    if (watcher) watcher.stop();
+    watcher = null;
+  } else if (watcher) {
+    watcher.restart();
+  } else {
+    watcher = watch(async () => {
+      const outcome = await poll();
+      if (outcome === "stop") watcher = null;
+      return outcome;
+    });
   }
 }
 

@@ -96,8 +96,6 @@ export const secretMetadata = (id) => call("GET", one(id));
 /** Spend one view: both proofs in base64url; answers {ciphertext, views_left}. */
 export const revealSecret = (id, linkProof, accessProof) =>
   call("POST", `${one(id)}/reveal`, { json: { link_proof: linkProof, access_proof: accessProof } });
-/** The sender's receipt, with the manage token. */
-export const getReceipt = (id, token) => call("GET", `${one(id)}/receipt`, { token });
 /**
  * The receipt if it changed since the ETag `tag` ("" for the first look): {receipt, tag}; or
  * null while it has not (a 304 without a body). The token goes in the header, as above.
