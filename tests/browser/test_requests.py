@@ -164,3 +164,11 @@ def test_the_answer_link_says_when_a_request_expired(sender, replies, says):
     expect(page.get_by_test_id("request-state")).to_have_text(re.compile(says))
     expect(page.get_by_test_id("read-answer")).to_be_hidden()
     expect(page.get_by_test_id("burn")).to_be_hidden()
+
+
+def test_a_request_id_at_the_receipt_address_goes_on_to_its_answer_link(sender):
+    asked = ask_for_secret(sender, NOTE)
+    sender.goto(asked.answer_link.replace("/a/", "/r/"))  # a hand-edited address
+    expect(sender).to_have_url(asked.answer_link)  # the fragment (token, key) came along
+    expect(sender.get_by_test_id("request-state")).to_have_attribute("data-state", "waiting")
+    expect(sender.get_by_test_id("receipt")).to_have_count(0)

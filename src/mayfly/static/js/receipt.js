@@ -181,6 +181,12 @@ const PASSING = new Set(["unreachable", "unavailable", "rate-limited", "server"]
 async function poll() {
   try {
     const fresh = await receiptSince(secretId, token, tag);
+    if (fresh !== null && fresh.receipt.kind === "request") {
+      // A request's id typed into a receipt address: its page is the answer link, whose
+      // fragment is the same "<token>.<key>". Only the token holder learns the kind.
+      location.replace(location.pathname.replace(/\/r\/([^/]*)$/, "/a/$1") + location.hash);
+      return "stop";
+    }
     if (fresh !== null) {
       tag = fresh.tag;
       loaded = true;
