@@ -71,6 +71,25 @@ def test_metrics_count_outcomes_and_never_show_ids(client):
     assert all(m.id not in text for m in made)
 
 
+@pytest.mark.every_backend
+def test_metrics_count_requests_answers_and_reads_never_ids(client):
+    from .test_api_requests import answer, make_request
+
+    made = [make_request(client) for _ in range(3)]
+    for request in made[:2]:
+        assert answer(client, request).status_code == 201
+    read = client.post(f"/api/v1/secrets/{made[0]['id']}/replies/1/reveal",
+                       headers=made[0]["auth"])
+    assert read.status_code == 200
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "mayfly_requests_created_total 3.0" in text
+    assert "mayfly_requests_answered_total 2.0" in text
+    assert "mayfly_answers_read_total 1.0" in text
+    assert "mayfly_secrets_created_total 0.0" in text  # a request is no message
+    assert all(request["id"] not in text and request["manage_token"] not in text
+               for request in made)
+
+
 @pytest.mark.parametrize("settings_overrides", [{"metrics": False}])
 def test_metrics_can_be_switched_off(client, settings_overrides):
     assert client.get("/metrics").status_code == 404

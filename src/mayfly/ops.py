@@ -14,7 +14,7 @@ from .errors import SecretGone
 bp = Blueprint("ops", __name__)
 
 HELP = {
-    "secrets_created": "Secrets stored.",
+    "secrets_created": "Messages stored (requests are counted apart).",
     "views_revealed": "Views handed out (ciphertexts revealed).",
     "secrets_read": "Secrets destroyed after their last view.",
     "secrets_expired_unread": "Secrets that expired without being read.",
@@ -23,6 +23,9 @@ HELP = {
     "failed_attempts": "Wrong passphrases submitted.",
     "replies_posted": "Replies stored for a sender.",
     "replies_read": "Replies read (and destroyed) by their sender.",
+    "requests_created": "Requests for a secret stored.",
+    "requests_answered": "Requests answered (the one answer stored).",
+    "answers_read": "Answers read (and destroyed) by their asker.",
     "notices_sent": "Notices delivered (emails to senders, webhook events).",
     "notices_dropped": "Notices given up on: undeliverable for a day, or refused for good.",
 }

@@ -170,6 +170,9 @@ def test_counters_count_every_outcome(storage):
         "failed_attempts": 2,
         "replies_posted": 0,
         "replies_read": 0,
+        "requests_created": 0,
+        "requests_answered": 0,
+        "answers_read": 0,
         "notices_sent": 0,
         "notices_dropped": 0,
     }

@@ -121,3 +121,15 @@ def test_two_answerers_at_once_one_wins(storage):
     outcomes = race_in_processes(lambda: storage.post_reply(record.id, b"\x04mine", NOW) == 1,
                                  processes=2)
     assert sorted(outcomes) == sorted(b"01")
+
+
+def test_requests_are_counted_apart_from_messages_and_their_replies(storage):
+    record = created(storage)
+    created(storage)  # never answered
+    number = storage.post_reply(record.id, b"\x04the answer", NOW + 1)
+    assert storage.take_reply(record.id, number, NOW + 2) == b"\x04the answer"
+    counters = storage.counters()
+    assert (counters["requests_created"], counters["requests_answered"],
+            counters["answers_read"]) == (2, 1, 1)
+    assert (counters["secrets_created"], counters["replies_posted"],
+            counters["replies_read"]) == (0, 0, 0)

@@ -63,6 +63,9 @@ COUNTERS = (
     "failed_attempts",
     "replies_posted",
     "replies_read",
+    "requests_created",
+    "requests_answered",
+    "answers_read",
     "notices_sent",
     "notices_dropped",
 )

@@ -199,7 +199,7 @@ redis.call('PEXPIREAT', KEYS[2], ARGV[7])
 redis.call('ZADD', KEYS[3], ARGV[4], id)
 redis.call('ZADD', KEYS[4], ARGV[4], id)
 redis.call('ZADD', KEYS[5], ARGV[5], id)
-count('secrets_created')
+count(ARGV[16] == 'request' and 'requests_created' or 'secrets_created')
 return 1
 """
 
@@ -309,7 +309,7 @@ local n = redis.call('HINCRBY', KEYS[1], 'replies', 1)
 redis.call('HSET', KEYS[7], n .. ':created_at', ARGV[2], n .. ':ciphertext', ARGV[3])
 -- Replies live exactly as long as their receipt.
 redis.call('PEXPIREAT', KEYS[7], redis.call('PEXPIRETIME', KEYS[1]))
-count('replies_posted')
+count(is_request() and 'requests_answered' or 'replies_posted')
 return n
 """
 
@@ -323,7 +323,7 @@ if not ciphertext then return false end
 -- read_at first: the hash never empties, so it keeps its expiry.
 redis.call('HSET', KEYS[7], ARGV[3] .. ':read_at', ARGV[2])
 redis.call('HDEL', KEYS[7], ARGV[3] .. ':ciphertext')
-count('replies_read')
+count(request and 'answers_read' or 'replies_read')
 -- A request's answer is read: the request has done its work.
 if request then finish('read') end
 return ciphertext

@@ -273,7 +273,8 @@ class SQLiteStorage(Storage):
             )
             db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)",
                        (record.id, record.ciphertext))
-            self._count(db, "secrets_created")
+            self._count(db, "requests_created" if record.kind == "request"
+                        else "secrets_created")
 
     def lookup(self, secret_id: str, now: float) -> Live | None:
         row = self._read(
@@ -366,7 +367,7 @@ class SQLiteStorage(Storage):
     def post_reply(self, secret_id: str, ciphertext: bytes, now: float) -> int | None:
         with self._write() as db:
             row = db.execute(
-                f"SELECT replies_left FROM secrets WHERE id = :id AND {_MAY_REPLY}"
+                f"SELECT replies_left, kind FROM secrets WHERE id = :id AND {_MAY_REPLY}"
                 " AND reply_public_key IS NOT NULL", {"id": secret_id, "now": now},
             ).fetchone()
             if row is None or row["replies_left"] == 0:
@@ -380,7 +381,8 @@ class SQLiteStorage(Storage):
             ).fetchone()["number"]
             db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)",
                        (f"{secret_id}/{number}", ciphertext))
-            self._count(db, "replies_posted")
+            self._count(db, "requests_answered" if row["kind"] == "request"
+                        else "replies_posted")
         return number
 
     def take_reply(self, secret_id: str, number: int, now: float) -> bytes | None:
@@ -398,8 +400,8 @@ class SQLiteStorage(Storage):
             ciphertext = db.execute("SELECT data FROM ciphertexts WHERE id = ?",
                                     (key,)).fetchone()["data"]
             db.execute("DELETE FROM ciphertexts WHERE id = ?", (key,))
-            self._count(db, "replies_read")
             ended = row["kind"] == "request"
+            self._count(db, "answers_read" if ended else "replies_read")
             if ended:  # the answer is read: the request has done its work
                 self._end(db, secret_id, "read", now)
         if ended:
