@@ -154,6 +154,43 @@ def test_an_ended_secret_leaves_the_sqlite_files_soon(sqlite_server, ending):
     assert sender.session.get(f"{sqlite_server.url}/healthz", timeout=10).status_code == 200
 
 
+def answered_request(sender: Sender) -> tuple[dict, bytes, bytes]:
+    """A request over HTTP, answered; returns it with its note's and answer's ciphertexts."""
+    from .test_api_replies import REPLY_KEY
+
+    note = b"\x01" + os.urandom(20_000)
+    answer = b"\x04" + os.urandom(64) + b"\x01" + os.urandom(20_000)
+    link, access = os.urandom(32), os.urandom(32)
+    body = {"ciphertext": b64encode(note), "reply_key": REPLY_KEY,
+            "link_proof_hash": b64encode(hashlib.sha256(link).digest()),
+            "access_proof_hash": b64encode(hashlib.sha256(access).digest())}
+    made = sender.session.post(f"{sender.url}/api/v1/requests", json=body, timeout=30).json()
+    proofs = {"link_proof": b64encode(link), "access_proof": b64encode(access)}
+    answered = sender.session.post(f"{sender.url}/api/v1/requests/{made['id']}/answer",
+                                   json={**proofs, "ciphertext": b64encode(answer)}, timeout=30)
+    assert answered.status_code == 201, answered.text
+    return made, note, answer
+
+
+@pytest.mark.parametrize("ending", ["answer read", "burned"])
+def test_an_ended_request_leaves_the_sqlite_files_soon_with_its_answer(sqlite_server, ending):
+    data = sqlite_server.workdir / "data"
+    sender = Sender(sqlite_server.url)
+    made, note, answer = answered_request(sender)
+    needles = [note[10_000:10_064], answer[10_000:10_064]]
+    assert all(files_holding(needle, data) for needle in needles)
+    auth = {"Authorization": f"Bearer {made['manage_token']}"}
+    if ending == "burned":
+        assert sender.session.delete(f"{sender.url}/api/v1/secrets/{made['id']}",
+                                     headers=auth, timeout=30).status_code == 204
+    else:
+        taken = sender.session.post(f"{sender.url}/api/v1/secrets/{made['id']}/replies/1/reveal",
+                                    headers=auth, timeout=30)
+        assert taken.status_code == 200
+    for needle in needles:
+        wait_until_gone(needle, data)
+
+
 @pytest.mark.parametrize("backend", ["redis_aof_server", "redis_cluster"])
 def test_an_ended_secret_leaves_the_redis_aof_after_mayfly_purge(request, tmp_path, backend):
     redis_servers = request.getfixturevalue(backend)
