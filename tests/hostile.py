@@ -72,6 +72,7 @@ class Hostile:
     def __init__(self):
         self.routes: dict[tuple[str, str], Answer] = {}
         self.requests: list[tuple[str, str, bytes]] = []
+        self.headers: list[dict[str, str]] = []  # each request's, in the same order
         hostile = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -79,6 +80,7 @@ class Hostile:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 hostile.requests.append((self.command, self.path, body))
+                hostile.headers.append(dict(self.headers))
                 for (method, suffix), answer in hostile.routes.items():
                     if method == self.command and self.path.endswith(suffix):
                         return answer(self)

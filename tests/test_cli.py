@@ -233,3 +233,51 @@ def test_a_receipt_link_without_its_reply_key_cannot_read_replies(send):
     cut = receipt_link.rsplit(".", 1)[0]
     assert_one_line_error(mayfly("replies", cut), "carries no reply key")
     assert mayfly("status", cut).returncode == 0
+
+
+def test_status_wait_returns_when_another_process_reads_the_message(send):
+    link, receipt = send("watched")
+    waiting = subprocess.Popen([MAYFLY, "status", "--wait", "--timeout", "2m", receipt],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # The first line says the wait has begun with the message unread.
+        assert waiting.stderr.readline().startswith("now waiting: not read yet")
+        assert mayfly("read", link).returncode == 0
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 0, err
+    assert out.startswith("read at ") and out.count("\n") == 1
+
+
+def test_status_wait_gives_up_at_its_timeout_with_exit_code_3(send):
+    _, receipt = send("nobody reads this")
+    result = mayfly("status", "--wait", "--timeout", "3s", receipt)
+    assert result.returncode == 3
+    assert result.stdout.startswith("waiting: not read yet")
+    assert "nothing changed within 3s" in result.stderr
+
+
+def test_status_wait_on_a_final_state_exits_4_at_once(send):
+    link, receipt = send("already gone", "--no-replies")
+    mayfly("read", link)
+    result = mayfly("status", "--wait", receipt)
+    assert result.returncode == 4
+    assert result.stdout.startswith("read at ")
+    assert "nothing more can change" in result.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--timeout", "5s"], "--timeout goes with --wait"),
+    (["--wait", "--timeout", "soon"], "is not a duration"),
+])
+def test_status_wait_options_are_checked_in_one_line(send, args, words):
+    _, receipt = send("options")
+    assert_one_line_error(mayfly("status", *args, receipt), words)
+
+
+def test_status_wait_on_a_wrong_token_is_one_line(send):
+    _, receipt = send("tokens")
+    at = receipt.index("#") + 1
+    wrong = receipt[:at] + ("B" if receipt[at] == "A" else "A") + receipt[at + 1:]
+    assert_one_line_error(mayfly("status", "--wait", wrong), "already been read")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from .live import LiveServer
-from .test_cli import assert_one_line_error, mayfly
+from .test_cli import MAYFLY, assert_one_line_error, mayfly
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +93,21 @@ def test_bad_request_links_are_one_clear_line():
     assert_one_line_error(mayfly("answer", "https://example.org/s/abc#key", stdin="x"),
                           "not a mayfly request link")
     assert_one_line_error(mayfly("ask", "   "), "the note is empty")
+
+
+def test_status_wait_on_an_answer_link_returns_when_the_answer_comes(ask):
+    request_link, answer_link = ask("ping me when it is there")
+    waiting = subprocess.Popen([MAYFLY, "status", "--wait", "--timeout", "2m", answer_link],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "waiting for an answer" in waiting.stderr.readline()
+        assert mayfly("answer", request_link, stdin="there").returncode == 0
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        waiting.kill()
+    assert waiting.returncode == 0, err
+    assert "answered at" in out
+    # Answered is not the end: the answer may still be read, or expire unread.
+    assert mayfly("status", "--wait", "--timeout", "3s", answer_link).returncode == 3
+    mayfly("read", answer_link)
+    assert mayfly("status", "--wait", answer_link).returncode == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -140,8 +141,15 @@ def _ciphertext_response(head: bytes, ciphertext: bytes, tail: bytes) -> Respons
 
 @bp.get("/secrets/<secret_id>/receipt")
 def secret_receipt(secret_id: str):
-    """The sender's view: state and times, never content."""
-    return jsonify(_receipt_json(app_rules().receipt(secret_id, _bearer())))
+    """The sender's view: state and times, never content; 304 if it has not changed."""
+    response = jsonify(_receipt_json(app_rules().receipt(secret_id, _bearer())))
+    # Checked only after the token: an unchanged receipt is a secret's news too.
+    # The tag is a digest of the very answer, so any change of any field changes it.
+    etag = crypto.b64encode(hashlib.sha256(response.get_data()).digest()[:16])
+    if request.if_none_match.contains_weak(etag):
+        return Response(status=304, headers={"ETag": f'"{etag}"'})
+    response.set_etag(etag)
+    return response
 
 
 @bp.delete("/secrets/<secret_id>")

@@ -436,14 +436,50 @@ def _ask_passphrase() -> str:
     return click.prompt("Passphrase", hide_input=True, err=True)
 
 
+# status --wait: what its exit code says beyond 0 (changed) and 1 (an error).
+EXIT_TIMEOUT = 3
+EXIT_FINAL = 4
+
+
 @main.command()
 @click.argument("receipt_link")
-def status(receipt_link):
+@click.option("--wait", is_flag=True,
+              help="Wait until the receipt changes (read, burned, expired, a reply), then "
+                   "print the new state.")
+@click.option("--timeout", metavar="DURATION",
+              help="With --wait: give up after this long (30s, 10m, 1h), exit code 3.")
+def status(receipt_link, wait, timeout):
     """Show what became of a message you sent (or a request), from its receipt (answer) link.
 
-    Example: mayfly status 'https://secrets.example.org/r/ID#TOKEN'
+    With --wait it returns only when something changes, and prints the new
+    state; exit code 0. It exits 3 if nothing changed before --timeout
+    (printing the state as it was), and 4 at once if nothing can change any
+    more (the message is gone and no reply can come).
+
+    Example: mayfly status --wait --timeout 1h 'https://secrets.example.org/r/ID#TOKEN'
     """
-    click.echo(_receipt_after(receipt_link))
+    if timeout is not None and not wait:
+        raise click.UsageError("--timeout goes with --wait")
+    if not wait:
+        click.echo(_receipt_after(receipt_link))
+        return
+    seconds = None if timeout is None else parse_duration(timeout)
+    try:
+        parsed = Link.parse(receipt_link, kind="ra")
+        receipt, why = _client(parsed.base).watch(parsed, timeout=seconds, seen=_waiting_from)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(describe_receipt(receipt))
+    if why == "timeout":
+        click.echo(f"nothing changed within {timeout}", err=True)
+        sys.exit(EXIT_TIMEOUT)
+    if why == "final":
+        click.echo("nothing more can change", err=True)
+        sys.exit(EXIT_FINAL)
+
+
+def _waiting_from(receipt: dict) -> None:
+    click.echo(f"now {describe_receipt(receipt)}; waiting for a change", err=True)
 
 
 def _receipt_after(receipt_link: str, burn_first: bool = False) -> str:
@@ -464,6 +500,9 @@ def describe_receipt(receipt: dict) -> str:
     if receipt.get("kind") == "request":
         return describe_request(receipt)
     views = f"{receipt['max_views'] - receipt['views_left']} of {receipt['max_views']} view(s) used"
+    failed = receipt.get("failed_attempts")
+    if type(failed) is int and 0 < failed < 1000:  # a wrong passphrase is news too (--wait)
+        views += f", {failed} wrong passphrase(s)"
     lines = {
         "waiting": f"waiting: not read yet ({views}), expires {receipt['expires_at']}",
         "read": f"read at {receipt['last_read_at']} ({views}), now destroyed",

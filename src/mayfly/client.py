@@ -37,6 +37,15 @@ STATES = {"waiting", "answered", "read", "burned", "failed", "expired"}
 ANSWERED = "this request has already been answered"
 # What each kind of link is called, by the letter its path starts with.
 LINK_NAMES = {"s": "message link", "r": "receipt link", "q": "request link", "a": "answer link"}
+# An ETag we echo back in If-None-Match: quoted, printable, short (RFC 9110 §8.8.3).
+ETAG = re.compile(r'(W/)?"[\x21\x23-\x7e]{1,128}"')
+# Watching a receipt (status --wait), as the receipt page does: the first pause,
+# its growth while nothing changes, and its ceiling, in seconds.
+POLL_FIRST = 2.0
+POLL_GROWTH = 1.5
+POLL_MAX = 30.0
+RETRIES = 5
+MAX_RETRY_AFTER = 300
 
 
 class ClientError(Exception):
@@ -56,6 +65,18 @@ class Malformed(ClientError):
 
     def __init__(self, what: str):
         super().__init__(f"the server's answer is malformed ({what})")
+
+
+class Unreachable(ClientError):
+    """The server could not be reached, or the connection broke."""
+
+
+class Busy(ClientError):
+    """The server said to come back later (429 or 503), in ``retry_after`` seconds (0: unsaid)."""
+
+    def __init__(self, message: str, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class AlreadyAnswered(ClientError):
@@ -165,14 +186,21 @@ class Client:
 
     def _call(self, method: str, path: str, limit: int = SMALL_ANSWER, **kwargs) -> object:
         """One request, bounded in time and size; the answer's JSON, or a ClientError."""
+        _status, _tag, body = self._answer(method, path, limit, **kwargs)
+        return _json(body)
+
+    def _answer(self, method: str, path: str, limit: int = SMALL_ANSWER,
+                timeout: float | None = None, **kwargs) -> tuple[int, str, bytes]:
+        """One request's status, ETag and body; an error status is a ClientError."""
+        timeout = self.timeout if timeout is None else timeout
         outcome: dict[str, object] = {}
         holder: dict[str, requests.Response] = {}
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + timeout
 
         def exchange() -> None:
             try:
                 outcome["answer"] = self._exchange(method, path, limit, deadline, holder,
-                                                   **kwargs)
+                                                   timeout, **kwargs)
             except Exception as exc:  # handed to the caller's thread, re-raised there
                 outcome["error"] = exc
 
@@ -180,32 +208,33 @@ class Client:
         # dripping a byte a second (even in its headers) never trips them.
         worker = threading.Thread(target=exchange, name="mayfly-request", daemon=True)
         worker.start()
-        worker.join(self.timeout)
+        worker.join(timeout)
         if worker.is_alive():
             _hang_up(holder.get("response"))
             raise ClientError(f"{printable(self.server)} did not answer within "
-                              f"{self.timeout:g} s")
+                              f"{timeout:g} s")
         if "error" in outcome:
             raise outcome["error"]
-        status, retry_after, body = outcome["answer"]
+        status, retry_after, tag, body = outcome["answer"]
         if status >= 400:
             raise _problem_error(status, body, retry_after)
-        return _json(body)
+        return status, tag, body
 
     def _exchange(self, method: str, path: str, limit: int, deadline: float,
-                  holder: dict, **kwargs) -> tuple[int, str, bytes]:
+                  holder: dict, timeout: float, **kwargs) -> tuple[int, str, str, bytes]:
         headers = {"Accept": "application/json", "Accept-Encoding": "identity",
                    **kwargs.pop("headers", {})}
         try:
             response = self.http.request(method, self.server + path, headers=headers,
-                                         timeout=self.timeout, allow_redirects=False,
+                                         timeout=timeout, allow_redirects=False,
                                          stream=True, **kwargs)
             holder["response"] = response
             with response:
                 body = _read_body(response, limit, deadline)
-                return response.status_code, response.headers.get("Retry-After", ""), body
+                return (response.status_code, response.headers.get("Retry-After", ""),
+                        response.headers.get("ETag", ""), body)
         except requests.RequestException as exc:
-            raise ClientError(f"cannot reach {printable(self.server)}: "
+            raise Unreachable(f"cannot reach {printable(self.server)}: "
                               f"{type(exc).__name__}") from None
 
     def send(self, message: crypto.Message, *, expires_in: int | None = None,
@@ -348,8 +377,60 @@ class Client:
 
     def receipt(self, link: Link) -> dict:
         """The sender's receipt, its shape checked."""
-        auth = {"Authorization": f"Bearer {link.token()}"}
-        return _receipt(self._call("GET", f"/api/v1/secrets/{link.id}/receipt", headers=auth))
+        return self._tagged_receipt(link)[0]
+
+    def _tagged_receipt(self, link: Link, tag: str = "", timeout: float | None = None
+                        ) -> tuple[dict | None, str]:
+        """The receipt and its ETag; None for the receipt if it is unchanged since ``tag``."""
+        headers = {"Authorization": f"Bearer {link.token()}"}
+        if tag:
+            headers["If-None-Match"] = tag
+        status, new_tag, body = self._answer("GET", f"/api/v1/secrets/{link.id}/receipt",
+                                             headers=headers, timeout=timeout)
+        if status == 304:
+            if not tag:
+                raise Malformed("304 Not Modified to a request that was not conditional")
+            return None, tag
+        # A tag we cannot send back verbatim is no tag: then every poll is a full answer.
+        return _receipt(_json(body)), new_tag if ETAG.fullmatch(new_tag) else ""
+
+    def watch(self, link: Link, timeout: float | None = None, interval: float = POLL_FIRST,
+              seen: Callable[[dict], None] | None = None) -> tuple[dict, str]:
+        """Wait until the receipt changes; return it and why the wait ended.
+
+        The reason is "changed", "final" (nothing could change any more, so no
+        wait at all) or "timeout" (the receipt as it was). Each poll asks with
+        If-None-Match, so an unchanged receipt costs a body-less 304; the pause
+        grows from ``interval`` to POLL_MAX seconds, and a 429 or 503 or a broken
+        connection is tried again (after its Retry-After) up to RETRIES times in a row.
+        ``seen`` is given the receipt as the wait begins.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        first, tag = self._tagged_receipt(link, timeout=_within(self.timeout, deadline))
+        if is_final(first):
+            return first, "final"
+        if seen is not None:
+            seen(first)
+        pause, failures = interval, 0
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= pause:
+                time.sleep(max(left, 0))
+                return first, "timeout"
+            time.sleep(pause)
+            try:
+                now, tag = self._tagged_receipt(link, tag, _within(self.timeout, deadline))
+            except (Busy, Unreachable) as exc:
+                failures += 1
+                if failures > RETRIES:
+                    raise
+                wait = min(getattr(exc, "retry_after", 0), MAX_RETRY_AFTER)
+                pause = max(min(pause * POLL_GROWTH, POLL_MAX), wait)
+                continue
+            failures = 0
+            if now is not None and now != first:
+                return now, "changed"
+            pause = min(pause * POLL_GROWTH, POLL_MAX)
 
     def burn(self, link: Link) -> None:
         """Burn a secret early."""
@@ -420,8 +501,28 @@ class Client:
         return replies
 
 
+def is_final(receipt: dict) -> bool:
+    """Nothing can change any more: the message (or request) is over and no reply can come."""
+    if receipt["state"] in {"waiting", "answered"}:
+        return False
+    # A request ends with its answer read, burned or expired; a message's
+    # readers may still reply after it is gone, while they have grants.
+    if receipt.get("kind") == "request" or receipt.get("reply_key") is None:
+        return True
+    if not _is_count(receipt.get("replies_left")):
+        raise Malformed("replies_left is not a count")
+    return receipt["replies_left"] == 0
+
+
+def _within(limit: float, deadline: float | None) -> float:
+    """A request's time limit that ends by the deadline (a second at least)."""
+    return limit if deadline is None else max(min(limit, deadline - time.monotonic()), 1.0)
+
+
 def _read_body(response: requests.Response, limit: int, deadline: float) -> bytes:
     """The whole body, refused as soon as it is redirected, encoded or too large."""
+    if response.status_code == 304:
+        return b""  # Not Modified: a conditional request's answer has no body
     if response.is_redirect or 300 <= response.status_code < 400:
         where = printable(response.headers.get("Location", "elsewhere"))[:200]
         raise ClientError(f"the server answered with a redirect to {where}: not followed")
@@ -615,9 +716,17 @@ def _problem_error(status: int, body: bytes, retry_after: str = "") -> ClientErr
     if isinstance(kind, str) and kind.endswith("/wrong-passphrase"):
         left = problem.get("attempts_left")
         return WrongPassphrase(left if _is_count(left, 100) else 0)
+    seconds = int(retry_after) if retry_after.isdigit() and len(retry_after) < 9 else 0
     if status == 429:
-        wait = f"in {retry_after} seconds" if retry_after.isdigit() else "later"
-        return ClientError(f"too many requests: try again {wait}")
+        wait = f"in {seconds} seconds" if seconds else "later"
+        return Busy(f"too many requests: try again {wait}", seconds)
+    if status == 503:
+        return Busy(f"the server is unavailable (503): {_detail(problem)}", seconds)
+    return ClientError(f"the server refused ({status}): {_detail(problem)}")
+
+
+def _detail(problem: dict) -> str:
+    """A problem's reason, printable and at most 300 characters."""
     detail = next((value for value in (problem.get("detail"), problem.get("title"))
                    if isinstance(value, str) and value), "no reason given")
-    return ClientError(f"the server refused ({status}): {printable(detail)[:300]}")
+    return printable(detail)[:300]

@@ -82,6 +82,9 @@ JS_STRINGS = {
     "state_failed": _l("Burned at %(when)s after too many wrong passphrases."),
     "state_expired": _l("Expired at %(when)s without being read."),
     "burn_confirm": _l("Burn it now? Nobody will be able to read it."),
+    "watch_on": _l("This page updates by itself while it is open."),
+    "watch_final": _l("Nothing more can change: this page has stopped checking."),
+    "watch_retry": _l("Could not check for changes just now; trying again shortly."),
     "oops_unreachable": _l("The server cannot be reached. Check your connection and try again."),
     "oops_damaged": _l("The link is incomplete or damaged. Ask the sender to copy it again, "
                        "in full."),

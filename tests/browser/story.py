@@ -17,7 +17,7 @@ class Shared:
 
 
 def create_secret(page: Page, text: str = "", *, files: list[dict] | None = None,
-                  passphrase: str | None = None, views: int = 1) -> Shared:
+                  passphrase: str | None = None, views: int = 1, reply: bool = True) -> Shared:
     """Open compose, write, attach, choose; press Create; return the links shown."""
     page.goto("/")
     page.get_by_test_id("message-input").fill(text)
@@ -28,6 +28,8 @@ def create_secret(page: Page, text: str = "", *, files: list[dict] | None = None
         page.get_by_test_id("views").fill(str(views))
     if passphrase is not None:
         page.get_by_test_id("passphrase").fill(passphrase)
+    if not reply:
+        page.get_by_test_id("allow-reply").uncheck()
     page.get_by_test_id("create").click()
     expect(page.get_by_test_id("share")).to_be_visible()
     link = page.get_by_test_id("share-link").input_value()

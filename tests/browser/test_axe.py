@@ -140,10 +140,16 @@ def visit_reply(page: Page, receipt: str, audit: Audit) -> None:
 
 
 def visit_receipt(page: Page, receipt: str, audit: Audit) -> None:
-    """The receipt waiting, with the burn question, and burned."""
+    """The receipt waiting, after a failed check, with the burn question, and burned."""
     page.goto(receipt)
     expect(page.get_by_test_id("receipt-state")).to_have_attribute("data-state", "waiting")
     audit(page, "receipt")
+    page.context.watch.allow("status of 503")
+    page.route("**/receipt", lambda route: route.fulfill(status=503, body="{}"))
+    page.get_by_test_id("refresh").click()
+    expect(page.get_by_test_id("receipt-watch")).to_have_attribute("data-watch", "retry")
+    audit(page, "receipt: a check failed")
+    page.unroute("**/receipt")
     page.get_by_test_id("burn").click()
     expect(page.get_by_test_id("burn-confirm")).to_be_visible()
     audit(page, "receipt: burn question")
@@ -229,5 +235,5 @@ def test_every_page_state_has_no_axe_violations(new_context, locale, scheme, wid
     visit_request(new_context(**options).new_page(), new_context(**options).new_page(),
                   new_context(**options).new_page(), audit)
 
-    assert len(audit.states) == 32
+    assert len(audit.states) == 33
     assert audit.found == {}

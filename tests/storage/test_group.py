@@ -203,3 +203,33 @@ def test_a_lone_write_needs_no_savepoint(storage):
     storage.create(new_record())
     assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT"
     assert not any(s.startswith("SAVEPOINT") for s in statements)
+
+
+def test_many_threads_writing_at_once_store_exactly_what_succeeded(storage):
+    taken = new_record()
+    storage.create(taken)
+    start = threading.Barrier(16)
+    outcomes: list[tuple[str, bool]] = []
+
+    def writer(n):
+        start.wait()
+        for i in range(30):
+            record = taken if (n + i) % 7 == 0 else new_record()  # every 7th breaks
+            try:
+                storage.create(record)
+                outcomes.append((record.id, True))
+            except StorageUnavailable:
+                outcomes.append((record.id, False))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    stored = [secret_id for secret_id, ok in outcomes if ok]
+    assert len(outcomes) == 16 * 30
+    assert all(secret_id != taken.id for secret_id in stored)
+    assert all(storage.lookup(secret_id, NOW) is not None for secret_id in stored)
+    assert len(stored) == sum(1 for n in range(16) for i in range(30) if (n + i) % 7)
+    assert storage.counters()["secrets_created"] == 1 + len(stored)
+    assert len(storage.commits) < 1 + len(stored)  # some writes shared a commit

@@ -27,8 +27,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from ..errors import StorageUnavailable
 
@@ -37,16 +36,6 @@ QUEUED, TURN, RAN, COMMITTED, FAILED = range(5)
 # Batches larger than this wait for the next commit: a bound on how long the
 # first of a batch waits for the others' blocks.
 MAX_BATCH = 64
-
-
-class _Place:
-    """One thread's write in a batch: where it stands and whether its block broke the batch."""
-
-    __slots__ = ("state", "broken")
-
-    def __init__(self) -> None:
-        self.state = QUEUED
-        self.broken = False
 
 
 class GroupCommit:
@@ -65,12 +54,11 @@ class GroupCommit:
 
     def _fresh(self) -> None:
         """Per-process state: no lock, queue or connection crosses a fork."""
-        if self._pid != os.getpid():
-            self._cond = threading.Condition()
-            self._queue: list[_Place] = []
-            self._leading = False
-            self._db: sqlite3.Connection | None = None
-            self._pid = os.getpid()
+        self._cond = threading.Condition()
+        self._queue: list[Write] = []
+        self._leading = False
+        self._db: sqlite3.Connection | None = None
+        self._pid = os.getpid()
 
     def close(self) -> None:
         """Close this process's writing connection (reopened on the next write)."""
@@ -78,60 +66,11 @@ class GroupCommit:
             self._db.close()
             self._db = None
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Write:
         """One thread's change, committed with those of the threads that queued with it."""
-        self._fresh()
-        me = _Place()
-        cond = self._cond
-        with cond:
-            self._queue.append(me)
-            while me.state == QUEUED and self._leading:
-                cond.wait()
-            leader = me.state == QUEUED
-            if leader:
-                self._leading = True
-        if leader:
-            yield from self._lead(me)
-        else:
-            yield from self._follow(me)
-
-    def _lead(self, me: _Place) -> Iterator[sqlite3.Connection]:
-        """Open the transaction, give every queued thread its turn, run our block, commit."""
-        batch: list[_Place] = []
-        try:
-            self._lock()
-            try:
-                with self._cond:
-                    # Everyone queued until now, up to MAX_BATCH; ourselves last.
-                    others = [p for p in self._queue if p is not me][:MAX_BATCH - 1]
-                    batch = [*others, me]
-                    self._queue = [p for p in self._queue if p not in batch]
-                db = self._begin()
-                for place in others:
-                    self._give_turn(place)
-                broken = any(p.broken for p in others)
-                error: BaseException | None = None
-                if not broken:
-                    try:
-                        with self._block(db, savepoint=bool(others), place=me):
-                            yield db
-                    except BaseException as exc:  # ours alone: the others still commit
-                        error = exc
-                committed = self._finish(db, batch, broken or me.broken)
-                if error is not None:
-                    raise error
-                if not committed:
-                    raise StorageUnavailable()
-            finally:
-                self._unlock()
-        finally:
-            with self._cond:
-                for place in batch:
-                    if place.state < RAN:  # never given a turn: the batch failed first
-                        place.state = FAILED
-                self._leading = False
-                self._cond.notify_all()
+        if self._pid != os.getpid():
+            self._fresh()
+        return Write(self)
 
     def _begin(self) -> sqlite3.Connection:
         try:
@@ -142,7 +81,7 @@ class GroupCommit:
             raise StorageUnavailable() from exc
         return self._db
 
-    def _give_turn(self, place: _Place) -> None:
+    def _give_turn(self, place: Write) -> None:
         """Let one queued thread run its block, and wait until it has."""
         with self._cond:
             place.state = TURN
@@ -150,8 +89,9 @@ class GroupCommit:
             while place.state == TURN:
                 self._cond.wait()
 
-    def _finish(self, db: sqlite3.Connection, batch: list[_Place], broken: bool) -> bool:
-        """COMMIT the batch (ROLLBACK if a block could not be undone); tell everyone."""
+    def _finish(self, batch: list[Write], broken: bool) -> bool:
+        """COMMIT the batch (ROLLBACK if a block could not be undone); tell the others."""
+        db = self._db
         ok = False
         if not broken:
             try:
@@ -164,59 +104,148 @@ class GroupCommit:
                 db.execute("ROLLBACK")
             except sqlite3.Error:
                 self.close()  # a connection that cannot roll back is not reused
-        with self._cond:
-            for place in batch:
-                if place.state == RAN:
-                    place.state = COMMITTED if ok else FAILED
-            self._cond.notify_all()
+        if len(batch) > 1:
+            with self._cond:
+                for place in batch:
+                    if place.state == RAN:
+                        place.state = COMMITTED if ok else FAILED
+                self._cond.notify_all()
         return ok
 
-    def _follow(self, me: _Place) -> Iterator[sqlite3.Connection]:
-        """Our turn came (or the batch failed first): run our block, wait for the COMMIT."""
-        cond = self._cond
-        if me.state == FAILED:
-            raise StorageUnavailable()
-        try:
-            with self._block(self._db, savepoint=True, place=me):
-                yield self._db
-        finally:
-            with cond:
-                done = me.state
-                me.state = RAN if done == TURN else done
-                cond.notify_all()
-        with cond:
-            while me.state == RAN:
-                cond.wait()
-            if me.state != COMMITTED:
-                raise StorageUnavailable()
+    def _resign(self, batch: list[Write]) -> None:
+        """Let the next leader in; whoever of the batch never ran has failed."""
+        with self._cond:
+            for place in batch:
+                if place.state < RAN:
+                    place.state = FAILED
+            self._leading = False
+            self._cond.notify_all()
 
-    @contextmanager
-    def _block(self, db: sqlite3.Connection, savepoint: bool,
-               place: _Place) -> Iterator[None]:
-        """Run one thread's block; undo it alone (to its savepoint) if it raises."""
-        if savepoint:
-            try:
-                db.execute("SAVEPOINT one_write")
-            except sqlite3.Error as exc:
-                place.broken = True
-                raise StorageUnavailable() from exc
+
+class Write:
+    """One thread's ``with`` block: its place in a batch, as leader or as follower.
+
+    A class rather than a generator: a write that is alone pays for little more
+    than the one transaction it would have had anyway.
+    """
+
+    __slots__ = ("group", "state", "broken", "lead", "batch", "savepoint")
+
+    def __init__(self, group: GroupCommit):
+        self.group = group
+        self.state = QUEUED
+        self.broken = False  # our block could not be undone: the whole batch must go
+
+    def __enter__(self) -> sqlite3.Connection:
+        group = self.group
+        with group._cond:
+            group._queue.append(self)
+            while self.state == QUEUED and group._leading:
+                group._cond.wait()
+            self.lead = self.state == QUEUED
+            if self.lead:
+                group._leading = True
+        if self.lead:
+            return self._open()
+        if self.state == FAILED:  # the batch failed before our turn came
+            raise StorageUnavailable()
+        self.savepoint = True
         try:
-            yield
-        except BaseException as exc:
-            if savepoint:
-                try:
-                    db.execute("ROLLBACK TO one_write")
-                    db.execute("RELEASE one_write")
-                except sqlite3.Error:
-                    place.broken = True
-            else:
-                place.broken = True  # alone in the batch: the whole transaction goes
-            if isinstance(exc, sqlite3.Error):
-                raise StorageUnavailable() from exc
+            self._mark()
+        except BaseException:
+            self._done_running()
             raise
-        if savepoint:
+        return group._db
+
+    def _open(self) -> sqlite3.Connection:
+        """As leader: take the lock, open the transaction, run the others' blocks first."""
+        group = self.group
+        self.batch = [self]
+        try:
+            group._lock()
+        except BaseException:
+            group._resign(self.batch)
+            raise
+        try:
+            with group._cond:
+                # Everyone queued until now, up to MAX_BATCH; ourselves last.
+                others = [p for p in group._queue if p is not self][:MAX_BATCH - 1]
+                self.batch = [*others, self]
+                group._queue = [p for p in group._queue if p not in self.batch]
+            group._begin()
+            for place in others:
+                group._give_turn(place)
+            self.savepoint = bool(others)
+            if any(place.broken for place in others):
+                raise StorageUnavailable()
+            self._mark()
+        except BaseException:
             try:
-                db.execute("RELEASE one_write")
+                if group._db is not None and group._db.in_transaction:
+                    group._finish(self.batch, broken=True)
+            finally:
+                group._unlock()
+                group._resign(self.batch)
+            raise
+        return group._db
+
+    def _mark(self) -> None:
+        if self.savepoint:
+            try:
+                self.group._db.execute("SAVEPOINT one_write")
             except sqlite3.Error as exc:
-                place.broken = True
+                self.broken = True
                 raise StorageUnavailable() from exc
+
+    def _close_block(self, failed: bool) -> StorageUnavailable | None:
+        """Keep our block (RELEASE) or undo it alone (ROLLBACK TO); an error if neither worked."""
+        db = self.group._db
+        try:
+            if failed and self.savepoint:
+                db.execute("ROLLBACK TO one_write")
+            if self.savepoint:
+                db.execute("RELEASE one_write")
+        except sqlite3.Error:
+            self.broken = True
+            return StorageUnavailable()
+        if failed and not self.savepoint:
+            self.broken = True  # alone in the transaction: it all goes
+        return None
+
+    def _done_running(self) -> None:
+        """As follower: hand the connection back to the leader."""
+        group = self.group
+        with group._cond:
+            if self.state == TURN:
+                self.state = RAN
+            group._cond.notify_all()
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        error = self._close_block(failed=exc is not None)
+        if self.lead:
+            group = self.group
+            try:
+                committed = group._finish(self.batch, broken=self.broken)
+            finally:
+                group._unlock()
+                group._resign(self.batch)
+        else:
+            self._done_running()
+            committed = exc is None and error is None and self._wait()
+        if isinstance(exc, sqlite3.Error):
+            raise StorageUnavailable() from exc
+        if exc is not None:
+            return False  # ours alone: the others still committed
+        if error is not None:
+            raise error
+        if not committed:
+            raise StorageUnavailable()
+        return False
+
+    def _wait(self) -> bool:
+        """As follower: wait for the leader's COMMIT; whether it held our change."""
+        group = self.group
+        with group._cond:
+            while self.state == RAN:
+                group._cond.wait()
+            return self.state == COMMITTED

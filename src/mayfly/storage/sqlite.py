@@ -25,8 +25,6 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StorageTooNew, StorageUnavailable
@@ -42,7 +40,7 @@ from .base import (
     Storage,
     Taken,
 )
-from .group import GroupCommit
+from .group import GroupCommit, Write
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +189,7 @@ class SQLiteStorage(Storage):
     def _unlock_writer(self) -> None:
         fcntl.flock(self._writer_lock(), fcntl.LOCK_UN)
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Write:
         """One IMMEDIATE transaction: committed whole or rolled back whole.
 
         Writers first queue on a kernel file lock: SQLite's own busy handler
@@ -204,8 +201,7 @@ class SQLiteStorage(Storage):
         transaction and one COMMIT (storage/group.py): the block still runs
         alone on the connection, and returns only once its change is durable.
         """
-        with self._group.transaction() as db:
-            yield db
+        return self._group.transaction()
 
     def _checkpoint(self) -> bool:
         """Copy the WAL into the database and truncate it; False if readers held it.

@@ -51,9 +51,10 @@ export function jsonWithBase64(fields, name, bytes) {
   return new Blob([head, ascii, '"}'], { type: "application/json" });
 }
 
-async function call(method, path,
-  { json = undefined, body = undefined, token = undefined, base = BASE } = {}) {
-  const headers = { Accept: "application/json" };
+/** The response of a request that succeeded (or was not modified); any failure is an ApiError. */
+async function send(method, path,
+  { json = undefined, body = undefined, token = undefined, base = BASE, extra = {} } = {}) {
+  const headers = { Accept: "application/json", ...extra };
   if (json !== undefined || body !== undefined) headers["Content-Type"] = "application/json";
   if (token !== undefined) headers.Authorization = `Bearer ${token}`;
   let response;
@@ -65,7 +66,7 @@ async function call(method, path,
   } catch {
     throw new ApiError("unreachable");
   }
-  if (response.ok) return response.status === 204 ? null : response.json();
+  if (response.ok || response.status === 304) return response;
   let problem = {};
   try {
     problem = await response.json();
@@ -75,6 +76,11 @@ async function call(method, path,
   const retryAfter = Math.max(0, Math.ceil(Number(response.headers.get("Retry-After")) || 0));
   throw new ApiError(kindOf(response.status, problem || {}),
     { status: response.status, problem, retryAfter });
+}
+
+async function call(method, path, options = {}) {
+  const response = await send(method, path, options);
+  return response.status === 204 ? null : response.json();
 }
 
 const one = (id) => `/${encodeURIComponent(id)}`;
@@ -92,6 +98,16 @@ export const revealSecret = (id, linkProof, accessProof) =>
   call("POST", `${one(id)}/reveal`, { json: { link_proof: linkProof, access_proof: accessProof } });
 /** The sender's receipt, with the manage token. */
 export const getReceipt = (id, token) => call("GET", `${one(id)}/receipt`, { token });
+/**
+ * The receipt if it changed since the ETag `tag` ("" for the first look): {receipt, tag}; or
+ * null while it has not (a 304 without a body). The token goes in the header, as above.
+ */
+export async function receiptSince(id, token, tag) {
+  const response = await send("GET", `${one(id)}/receipt`,
+    { token, extra: tag ? { "If-None-Match": tag } : {} });
+  if (response.status === 304) return null;
+  return { receipt: await response.json(), tag: response.headers.get("ETag") || "" };
+}
 /** Burn early, with the manage token. */
 export const burnSecret = (id, token) => call("DELETE", one(id), { token });
 /** Post a reply to the sender: the link proof (base64url) and the reply's ciphertext bytes. */

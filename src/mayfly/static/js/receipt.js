@@ -1,11 +1,12 @@
 // The sender's receipt: what became of the message, "Burn now", and the replies.
 import "./common.js";
-import { ApiError, burnSecret, getReceipt, revealReply } from "./api.js";
+import { ApiError, burnSecret, receiptSince, revealReply } from "./api.js";
 import {
   b64decode, DecryptionFailed, KEY_BYTES, openReply, unpack, unwrapReplyKey,
 } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
 import { formatBytes, formatTime, t } from "./i18n.js";
+import { watch } from "./watch.js";
 
 const app = document.querySelector(".app");
 const secretId = app.dataset.secretId;
@@ -13,6 +14,11 @@ const secretId = app.dataset.secretId;
 const [token, receiptKeyText = ""] = location.hash.slice(1).split(".", 2);
 const card = byId("receipt");
 const state = byId("receipt-state");
+// The receipt's ETag as last seen, and the reply items shown, by number.
+let tag = "";
+let loaded = false;
+const shownReplies = new Map();
+let watcher = null;
 
 function oops(reason) {
   byId("oops").querySelector("[data-testid=oops-reason]").textContent = reason;
@@ -66,6 +72,8 @@ async function readReply(receipt, number, item) {
   }
   body.push(el("p", { class: "warning", textContent: t("reply_burns") }));
   item.querySelector("[data-testid=reply-open]").replaceWith(...body);
+  // Read here: what it says stays on screen whatever the next poll brings.
+  item.dataset.opened = "true";
 }
 
 function renderReply(receipt, reply) {
@@ -100,28 +108,54 @@ function renderReply(receipt, reply) {
   return item;
 }
 
+/** Add the new replies and mark those read elsewhere; a reply opened here is left as it is. */
 function renderReplies(receipt) {
   const replies = receipt.replies || [];
   byId("replies-area").hidden = !receipt.reply_key;
   if (!receipt.reply_key) return;
   const count = byId("replies-count");
+  const text = replies.length === 0 ? t("replies_none") : t("replies_count", { n: replies.length });
+  // Only a new text: the count is a live region, and each change is read out.
+  if (count.textContent !== text) count.textContent = text;
   count.dataset.count = String(replies.length);
-  count.textContent = replies.length === 0 ? t("replies_none")
-    : t("replies_count", { n: replies.length });
-  byId("replies").replaceChildren(...replies.map((reply) => renderReply(receipt, reply)));
+  for (const reply of replies) {
+    const shown = shownReplies.get(reply.number);
+    if (shown && (shown.dataset.opened || shown.dataset.readAt || !reply.read_at)) continue;
+    const item = renderReply(receipt, reply);
+    if (reply.read_at) item.dataset.readAt = reply.read_at;
+    if (shown) shown.replaceWith(item);
+    else byId("replies").append(item);
+    shownReplies.set(reply.number, item);
+  }
 }
 
 function render(receipt) {
   state.dataset.state = receipt.state;
-  hint(state, describe(receipt));
+  const text = describe(receipt);
+  // Only a new text: the state is a live region, so a change made elsewhere is announced.
+  if (state.textContent !== text) hint(state, text);
   byId("receipt-created").textContent = formatTime(receipt.created_at);
   byId("receipt-expires").textContent = formatTime(receipt.expires_at);
   byId("receipt-views").textContent = `${receipt.max_views - receipt.views_left} / ${receipt.max_views}`;
-  byId("burn-area").hidden = receipt.state !== "waiting";
-  byId("burn-confirm-area").hidden = true;
-  byId("burn").hidden = false;
+  // Left alone while waiting, so a poll never closes the burn question under the pointer.
+  if (receipt.state !== "waiting") byId("burn-area").hidden = true;
+  else if (byId("burn-area").hidden) byId("burn-area").hidden = false;
   renderReplies(receipt);
   card.setAttribute("aria-busy", "false");
+}
+
+/** Nothing can change any more: it is over and no reply can come (as mayfly status --wait). */
+function isFinal(receipt) {
+  if (receipt.state === "waiting" || receipt.state === "answered") return false;
+  // A request ends with its answer; a message's readers may reply after it is gone.
+  return receipt.kind === "request" || !receipt.reply_key || receipt.replies_left === 0;
+}
+
+/** Say under the state whether the page is watching: "on", "final" or "retry". */
+function showWatch(mode) {
+  const line = byId("receipt-watch");
+  line.dataset.watch = mode;
+  line.textContent = t(`watch_${mode}`);
 }
 
 function fail(error) {
@@ -140,11 +174,48 @@ function fail(error) {
   }
 }
 
-async function load() {
+// A failure worth another try later: the receipt on screen is still right as far as it goes.
+const PASSING = new Set(["unreachable", "unavailable", "rate-limited", "server"]);
+
+/** Ask whether the receipt changed and show it if it did; what the watcher should do next. */
+async function poll() {
   try {
-    render(await getReceipt(secretId, token));
+    const fresh = await receiptSince(secretId, token, tag);
+    if (fresh !== null) {
+      tag = fresh.tag;
+      loaded = true;
+      render(fresh.receipt);
+    }
+    if (fresh !== null && isFinal(fresh.receipt)) {
+      showWatch("final");
+      return "stop";
+    }
+    showWatch("on");
+    return fresh === null ? "same" : "changed";
   } catch (error) {
-    fail(error);
+    if (!loaded || !(error instanceof ApiError) || !PASSING.has(error.kind)) {
+      fail(error); // nothing to show yet, the receipt ended (gone), or refused
+      return "stop";
+    }
+    showWatch("retry");
+    return { retryAfter: error.retryAfter };
+  }
+}
+
+/** Look now (the first look, Refresh, after a burn), then keep watching unless it is final. */
+async function load() {
+  const next = await poll();
+  if (next === "stop") {
+    if (watcher) watcher.stop();
+    watcher = null;
+  } else if (watcher) {
+    watcher.restart();
+  } else {
+    watcher = watch(async () => {
+      const outcome = await poll();
+      if (outcome === "stop") watcher = null;
+      return outcome;
+    });
   }
 }
 
