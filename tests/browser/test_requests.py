@@ -5,6 +5,9 @@ Browser to browser, browser to CLI and CLI to browser.
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -140,3 +143,24 @@ def test_the_asker_can_burn_a_request(sender, reader):
     expect(sender.get_by_test_id("request-state")).to_have_attribute("data-state", "burned")
     reader.goto(asked.link)
     assert_burned(reader)
+
+
+@pytest.mark.parametrize(("replies", "says"), [
+    ([], "Expired at .* without an answer."),
+    ([{"number": 1, "created_at": "2026-11-30T09:00:00Z", "read_at": None}],
+     "Expired at .*: the answer was not read in time."),
+])
+def test_the_answer_link_says_when_a_request_expired(sender, replies, says):
+    asked = ask_for_secret(sender, "too slow")
+    page = sender.context.new_page()
+
+    def expired(route):  # the server's receipt, as it reads once the lifetime is over
+        receipt = route.fetch().json()
+        receipt.update(state="expired", ended_at=receipt["expires_at"], replies=replies)
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(receipt))
+
+    page.route("**/api/v1/secrets/*/receipt", expired)
+    assert request_state(page, asked.answer_link) == "expired"
+    expect(page.get_by_test_id("request-state")).to_have_text(re.compile(says))
+    expect(page.get_by_test_id("read-answer")).to_be_hidden()
+    expect(page.get_by_test_id("burn")).to_be_hidden()

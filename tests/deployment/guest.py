@@ -16,11 +16,12 @@ import hashlib
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
+
+from harness.processes import ProcessGroup
 
 CACHE = Path(os.environ.get("MAYFLY_GUEST_CACHE", "/var/cache/mayfly-tests"))
 MIRROR = "http://deb.debian.org/debian"
@@ -100,7 +101,7 @@ class Guest:
         self.name = name
         self.root = workdir / name
         self.log_path = workdir / f"{name}.console.log"
-        self.process: subprocess.Popen | None = None
+        self.process: ProcessGroup | None = None
         self.leader = 0
         # A copy, not --volatile: a reboot and an upgrade need what the last boot wrote.
         subprocess.run(["cp", "-a", "--reflink=auto", str(rootfs(suite)), str(self.root)],
@@ -130,11 +131,7 @@ class Guest:
                 "--capability=CAP_NET_ADMIN",
                 *(f"--bind={host}:{inside}" for host, inside in self.caches().items())]
         env = {**os.environ, "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1"}
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, env=env,
-                                        start_new_session=True)
-        log.close()
+        self.process = ProcessGroup(argv, self.log_path, env=env, name="systemd-nspawn")
         self.leader = self._wait_for_leader()
         state = self._wait_until_running()
         if state != "running":
@@ -146,8 +143,8 @@ class Guest:
         """The guest's PID 1, seen from the host: nspawn's child, once it runs systemd."""
         end = time.monotonic() + BOOT_TIMEOUT
         while time.monotonic() < end:
-            if self.process.poll() is not None:
-                raise GuestError(f"systemd-nspawn exited {self.process.returncode}:\n"
+            if not self.process.alive():
+                raise GuestError(f"systemd-nspawn exited {self.process.popen.returncode}:\n"
                                  f"{self.console()}")
             try:
                 children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -204,14 +201,14 @@ class Guest:
     def poweroff(self, timeout: float = 60) -> float:
         """Shut the guest down cleanly; return the seconds it took."""
         started = time.monotonic()
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None or not self.process.alive():
             return 0.0
         try:
             self.nsenter(["systemctl", "poweroff"], check=False, timeout=timeout)
         except subprocess.TimeoutExpired:
             pass
         try:
-            self.process.wait(timeout)
+            self.process.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             raise GuestError(f"{self.name} did not power off within {timeout} s") from None
@@ -219,15 +216,8 @@ class Guest:
 
     def kill(self) -> None:
         """Stop a wedged guest: SIGTERM to nspawn (which halts the container), then SIGKILL."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        if self.process is not None:
+            self.process.stop(grace=15)
 
     def remove(self) -> None:
         """Power off (or kill) the guest and delete its root file system."""
