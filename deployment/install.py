@@ -287,13 +287,19 @@ def listen(address: str, port: int, flags: str = "") -> str:
     return f"listen {port}{suffix};\n    listen [::]:{port}{suffix};"
 
 
-def network_lines(storage_url: str) -> str:
-    """SQLite needs no network at all; another storage needs IP to reach its server."""
-    if not storage_url or storage_url.startswith("sqlite:"):
+def network_lines(env: Mapping[str, str]) -> str:
+    """SQLite needs no network at all; another storage, or notices (SMTP, a webhook), need IP."""
+    storage_url = env.get("MAYFLY_STORAGE_URL", "")
+    reaches = []
+    if storage_url and not storage_url.startswith("sqlite:"):
+        reaches.append("MAYFLY_STORAGE_URL names a server")
+    if env.get("MAYFLY_SMTP_URL") or env.get("MAYFLY_WEBHOOK_URL"):
+        reaches.append("notices go out (MAYFLY_SMTP_URL or MAYFLY_WEBHOOK_URL)")
+    if not reaches:
         return ("# SQLite storage: no network at all (the uWSGI socket is a file, which\n"
                 "# works across network namespaces).\n"
                 "PrivateNetwork=yes\nIPAddressDeny=any\nRestrictAddressFamilies=AF_UNIX")
-    return ("# MAYFLY_STORAGE_URL names a server: IP is allowed to reach it.\n"
+    return (f"# {'; '.join(reaches)}: IP is allowed to reach them.\n"
             "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6")
 
 
@@ -343,7 +349,7 @@ def tls_paths(opts: Options) -> dict[str, str]:
             "TLS_CHAIN": str(tls / "placeholder.pem")}
 
 
-def template_values(opts: Options, limit: int, storage_url: str) -> dict[str, str]:
+def template_values(opts: Options, limit: int, env: Mapping[str, str]) -> dict[str, str]:
     layout = opts.layout
     return {
         "DOMAIN": opts.domain,
@@ -368,7 +374,7 @@ def template_values(opts: Options, limit: int, storage_url: str) -> dict[str, st
         "API_RATE": opts.api_rate,
         "API_BURST": str(opts.api_burst),
         "TLS_DHPARAM": str(layout.tls_dir / "ffdhe2048.pem"),
-        "NETWORK": network_lines(storage_url),
+        "NETWORK": network_lines(env),
         **tls_paths(opts),
     }
 
@@ -474,7 +480,7 @@ def install(opts: Options, runner: Runner) -> None:
     make_tls_material(opts, runner)
 
     runner.step("systemd and nginx configuration")
-    values = template_values(opts, limit, env.get("MAYFLY_STORAGE_URL", ""))
+    values = template_values(opts, limit, env)
     # uWSGI's configuration ships inside the package now (mayfly serve uses it);
     # the copy rendered by installers before 0.2 would only mislead.
     runner.remove(layout.uwsgi_ini)

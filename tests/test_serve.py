@@ -62,6 +62,15 @@ def test_the_command_line_adds_only_the_listener_and_workers_to_the_packaged_ini
                     "--processes", "2"]
 
 
+def test_with_notices_configured_the_command_line_adds_the_notices_mule():
+    ini = uwsgi_ini()
+    command = uwsgi_command(Listener("127.0.0.1", 8123), 1, notices=True)
+    assert command[-4:] == ["--ini", f"{ini}:notices", "--processes", "1"]
+    section = Path(ini).read_text().split("\n[notices]", 1)[1].split("\n[", 1)[0]
+    assert "mule = %dnotices/mule.py" in section
+    assert (Path(ini).parent / "notices" / "mule.py").is_file()
+
+
 def serve(log: Path, *args: str, env: dict | None = None) -> ProcessGroup:
     """Start ``mayfly serve`` as a user does, its output in ``log``."""
     return ProcessGroup([MAYFLY, "serve", *args], log, env={**os.environ, **(env or {})})

@@ -61,6 +61,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     settings = settings_module.load(config)
     storage = open_storage(settings.storage_url, data_directory(settings),
                            settings.sqlite_synchronous)
+    # With an operator's webhook, every change queues an event for it (issue #12).
+    storage.webhook_events = bool(settings.webhook_url)
     app.extensions[EXTENSION] = Rules(storage, settings)
     app.config["MAX_CONTENT_LENGTH"] = api.max_body_bytes(settings)
     bodies.init_app(app, app.config["MAX_CONTENT_LENGTH"])

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from . import app_rules, bodies, crypto
 from .config import Settings
 from .errors import InvalidInput
+from .languages import by_locale
 from .limits import rate_limited
 from .rules import (
     parse_answer,
@@ -20,6 +21,7 @@ from .rules import (
     parse_reveal,
 )
 from .storage.base import Receipt
+from .web import select_locale
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -85,7 +87,10 @@ def _bearer() -> str | None:
 @rate_limited("rate_limit_create")
 def create_secret():
     """Store an encrypted secret; answer its id and the sender's manage token."""
-    created = app_rules().create(parse_new_secret(json_body(), app_rules().settings))
+    new = parse_new_secret(json_body(), app_rules().settings)
+    # A notice speaks the language the sender's page did (cookie, else Accept-Language).
+    language = by_locale(select_locale()).code if new.notify_email else "en"
+    created = app_rules().create(new, language=language)
     body = {
         "id": created.id,
         "expires_at": timestamp(created.expires_at),

@@ -106,12 +106,16 @@ def serve(host: str, port: int, socket_path: str | None, processes: int, verbose
 @click.option("--receipt", is_flag=True, help="Also print the receipt link (keep it private).")
 @click.option("--no-replies", "no_replies", is_flag=True,
               help="Let nobody reply (replies reach you through the receipt link).")
+@click.option("--notify", metavar="ADDRESS",
+              help="Email ADDRESS when it is read, burned or expires unread (if the server"
+                   " sends mail; in the language of LANG).")
 @click.option("--server", envvar="MAYFLY_SERVER", default=DEFAULT_SERVER, show_default=True)
-def send(files, expires, views, ask_passphrase, receipt, no_replies, server):
+def send(files, expires, views, ask_passphrase, receipt, no_replies, notify, server):
     """Encrypt standard input (and FILES as attachments) and print the link.
 
     The reader may send one reply per view, readable only with the receipt
-    link (mayfly replies); --no-replies refuses them.
+    link (mayfly replies); --no-replies refuses them. --notify ADDRESS asks the
+    server for notices by email; it keeps the address only until the last one.
 
     Example: echo 'the wifi password is hunter2' | mayfly send --expires 1h
     """
@@ -125,7 +129,8 @@ def send(files, expires, views, ask_passphrase, receipt, no_replies, server):
     try:
         sent = _client(server).send(message, expires_in=expires_in,
                                     max_views=views, passphrase=passphrase,
-                                    replies=not no_replies)
+                                    replies=not no_replies, notify=notify,
+                                    language=locale_tag())
     except ClientError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(sent.link)
@@ -135,6 +140,15 @@ def send(files, expires, views, ask_passphrase, receipt, no_replies, server):
         # On standard error: a script that keeps the link from stdout still gets one line.
         click.echo(f"replies reach you at the receipt link (keep it private): "
                    f"{sent.receipt_link}", err=True)
+
+
+def locale_tag() -> str | None:
+    """The terminal's language as a tag (LANG=zh_CN.UTF-8 gives zh-CN), for notices."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "").split(".")[0].split("@")[0]
+        if value and value not in {"C", "POSIX"}:
+            return value.replace("_", "-")
+    return None
 
 
 def _message_from_input(files, what: str) -> crypto.Message:

@@ -238,11 +238,14 @@ class Client:
                               f"{type(exc).__name__}") from None
 
     def send(self, message: crypto.Message, *, expires_in: int | None = None,
-             max_views: int = 1, passphrase: str | None = None, replies: bool = True) -> Sent:
+             max_views: int = 1, passphrase: str | None = None, replies: bool = True,
+             notify: str | None = None, language: str | None = None) -> Sent:
         """Encrypt a message and store it; return the link (with its key) and receipt link.
 
         With ``replies``, the receipt link also carries the secret that unwraps
-        the private key readers' replies are encrypted to.
+        the private key readers' replies are encrypted to. With ``notify``, the
+        server mails that address when the message is read, burned or expires
+        unread, in ``language`` (a language tag such as zh-CN) where it has one.
         """
         link_key = crypto.new_link_key()
         receipt_key = crypto.new_link_key() if replies else None
@@ -263,7 +266,10 @@ class Client:
             }
         if expires_in is not None:
             body["expires_in"] = expires_in
-        created = _created(self._call("POST", "/api/v1/secrets", json=body))
+        if notify is not None:
+            body["notify_email"] = notify
+        headers = {"Accept-Language": language} if notify is not None and language else {}
+        created = _created(self._call("POST", "/api/v1/secrets", json=body, headers=headers))
         fragment = created["manage_token"]
         if receipt_key is not None:
             fragment += "." + crypto.b64encode(receipt_key)

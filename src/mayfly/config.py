@@ -48,6 +48,12 @@ class Settings:
     purge_interval: int = 60  # seconds between cheap purges piggy-backed on writes
     sqlite_synchronous: str = "FULL"  # FULL makes a burn durable before the reveal answers
     metrics: bool = True
+    smtp_url: str = ""  # empty: no email notices (the compose page hides the field)
+    mail_from: str = ""  # the From: of notices; required with smtp_url
+    webhook_url: str = ""  # empty: no webhook events
+    webhook_secret: str = ""  # the HMAC-SHA256 key of webhook events; required with webhook_url
+    notice_retry: int = 30  # seconds before the first retry of a notice; doubles up to an hour
+    notice_lease: int = 300  # seconds a worker holds a notice it claimed before another may
 
     def __post_init__(self):
         checks: list[tuple[str, bool, str]] = [
@@ -68,6 +74,24 @@ class Settings:
         for name, ok, why in checks:
             if not ok:
                 raise ConfigError(f"MAYFLY_{name.upper()} {why} (got {getattr(self, name)!r})")
+        self._check_notices()
+
+    def _check_notices(self) -> None:
+        """Notice settings; their values are never echoed (they may hold a password)."""
+        from .notices.config import notice_problems
+
+        for name, why in notice_problems(self):
+            raise ConfigError(f"MAYFLY_{name.upper()} {why}")
+
+    @property
+    def email_notices(self) -> bool:
+        """Whether senders may ask for email notices."""
+        return bool(self.smtp_url)
+
+    @property
+    def notices(self) -> bool:
+        """Whether anything (email or webhook) is ever delivered."""
+        return bool(self.smtp_url or self.webhook_url)
 
 
 # Each setting's type, by the text of its annotation: "int", "str" or "bool".

@@ -23,6 +23,8 @@ HELP = {
     "failed_attempts": "Wrong passphrases submitted.",
     "replies_posted": "Replies stored for a sender.",
     "replies_read": "Replies read (and destroyed) by their sender.",
+    "notices_sent": "Notices delivered (emails to senders, webhook events).",
+    "notices_dropped": "Notices given up on: undeliverable for a day, or refused for good.",
 }
 
 

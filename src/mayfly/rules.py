@@ -27,6 +27,7 @@ from .errors import (
     Unauthorized,
     WrongPassphrase,
 )
+from .notices.config import valid_address
 from .storage.base import Live, NewRecord, Purged, Receipt, ReplyKey, Storage, Taken
 
 ID_BYTES = 18  # 144 random bits, 24 base64url characters
@@ -40,7 +41,7 @@ MIN_CIPHERTEXT = 1 + crypto.NONCE_BYTES + 16
 MIN_REPLY_CIPHERTEXT = crypto.PUBLIC_KEY_BYTES + MIN_CIPHERTEXT
 WRAPPED_KEY_BYTES = MIN_CIPHERTEXT + crypto.PRIVATE_KEY_BYTES
 CREATE_FIELDS = {"ciphertext", "link_proof_hash", "access_proof_hash", "kdf", "expires_in",
-                 "max_views", "reply_key"}
+                 "max_views", "reply_key", "notify_email"}
 REVEAL_FIELDS = {"link_proof", "access_proof"}
 # Compared with when there is no receipt, so that a missing id costs what a wrong token does.
 _NO_RECEIPT = bytes(32)
@@ -61,6 +62,7 @@ class NewSecret:
     expires_in: int
     max_views: int
     reply_key: ReplyKey | None = None
+    notify_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,19 @@ def _ciphertext(body: dict, settings: Settings, shortest: int, prefix: bytes) ->
     return ciphertext
 
 
+def _notify_email(value: object, settings: Settings) -> str | None:
+    if value is None:
+        return None
+    if not settings.email_notices:
+        raise InvalidInput("this server sends no email notices (it has no SMTP server)",
+                           field="notify_email")
+    if not isinstance(value, str) or not valid_address(value):
+        # The value is not repeated: it may be someone's address.
+        raise InvalidInput("notify_email must be null or a plain email address",
+                           field="notify_email")
+    return value
+
+
 def parse_new_secret(body: object, settings: Settings) -> NewSecret:
     """Validate a creation request top to bottom; the first problem is raised."""
     body = only_fields(body, CREATE_FIELDS)
@@ -159,6 +174,7 @@ def parse_new_secret(body: object, settings: Settings) -> NewSecret:
                         settings.max_lifetime),
         max_views=_int(body, "max_views", 1, 1, settings.max_views),
         reply_key=_reply_key(body.get("reply_key")),
+        notify_email=_notify_email(body.get("notify_email"), settings),
     )
 
 
@@ -237,8 +253,11 @@ class Rules:
         self.clock = clock
         self._last_purge = 0.0
 
-    def create(self, new: NewSecret, kind: str = "secret") -> Created:
-        """Store a new secret (or request) under a fresh id; return the id and manage token."""
+    def create(self, new: NewSecret, kind: str = "secret", language: str = "en") -> Created:
+        """Store a new secret (or request) under a fresh id; return the id and manage token.
+
+        ``language`` is the sender's page language, for their notices.
+        """
         now = self.clock()
         token = secrets.token_urlsafe(TOKEN_BYTES)
         record = NewRecord(
@@ -254,6 +273,8 @@ class Rules:
             max_views=new.max_views,
             reply_key=new.reply_key,
             kind=kind,
+            notify_address=new.notify_email,
+            notify_language=language if new.notify_email else None,
         )
         self.storage.create(record)
         self.purge_now_and_then(now)

@@ -63,15 +63,18 @@ def uwsgi_binary() -> str:
     return found
 
 
-def uwsgi_command(listener: Listener, processes: int, log_fd: int | None = None) -> list[str]:
+def uwsgi_command(listener: Listener, processes: int, log_fd: int | None = None,
+                  notices: bool = False) -> list[str]:
     """The whole uWSGI command line: the packaged ini, the listener, the workers.
 
     With ``log_fd`` (quiet, the default of `mayfly serve`), the [quiet] section
     drains uWSGI's screen and uWSGI logs to that descriptor; without, it shows all.
+    With ``notices``, also the [notices] section: the mule that delivers them.
     """
     ini = uwsgi_ini()
     quiet = [] if log_fd is None else ["--ini", f"{ini}:quiet", "--logger", f"fd:{log_fd}"]
-    return [uwsgi_binary(), "--ini", ini, *listener.uwsgi_args(ini), *quiet,
+    mule = ["--ini", f"{ini}:notices"] if notices else []
+    return [uwsgi_binary(), "--ini", ini, *listener.uwsgi_args(ini), *quiet, *mule,
             "--processes", str(processes)]
 
 
@@ -164,7 +167,12 @@ def preflight(listener: Listener) -> list[str]:
     create_app()  # opens (and upgrades) the storage: fails here, in one line
     storage = (f"SQLite database {database}" if database is not None
                else f"storage {redacted(settings.storage_url)}")
-    return [f"mayfly is serving {listener.describe()}", f"data: {storage}"]
+    lines = [f"mayfly is serving {listener.describe()}", f"data: {storage}"]
+    if settings.notices:
+        ways = [way for way, on in (("email", settings.smtp_url), ("webhook", settings.webhook_url))
+                if on]
+        lines.append(f"notices: {' and '.join(ways)}, delivered by a uWSGI mule")
+    return lines
 
 
 def warnings(listener: Listener, settings: Settings) -> list[str]:
@@ -209,5 +217,6 @@ def serve(listener: Listener, processes: int, verbose: bool, say) -> None:
         + ("" if verbose else " uWSGI's own start-up screen: mayfly serve --verbose."))
     sys.stdout.flush()
     sys.stderr.flush()
-    command = uwsgi_command(listener, processes, None if verbose else log_descriptor())
+    command = uwsgi_command(listener, processes, None if verbose else log_descriptor(),
+                            notices=config.load().notices)
     os.execv(command[0], command)

@@ -195,7 +195,8 @@ def compose():
     settings = app_rules().settings
     return _page("compose.html", lifetimes=lifetime_choices(settings),
                  default_lifetime=settings.default_lifetime, max_views=settings.max_views,
-                 max_bytes=settings.max_ciphertext_bytes)
+                 max_bytes=settings.max_ciphertext_bytes,
+                 email_notices=settings.email_notices)
 
 
 def lifetime_choices(settings: Settings) -> list[tuple[int, str]]:

@@ -170,6 +170,8 @@ def test_counters_count_every_outcome(storage):
         "failed_attempts": 2,
         "replies_posted": 0,
         "replies_read": 0,
+        "notices_sent": 0,
+        "notices_dropped": 0,
     }
 
 

@@ -32,6 +32,18 @@ Contract, for every method taking ``now`` (seconds since the epoch):
   only its tables: the backend scrubs by itself what it can do cheaply off
   the request path (SQLite: a checkpoint about a second later), and
   ``scrub`` (run by ``mayfly purge``) does the rest, however long it takes.
+* Notices (issue #12). A secret may carry a sender's address for notices
+  (``notify_address``, ``notify_language``). ``take``, ``fail`` (when it
+  burns), ``burn`` and ``purge`` (for each secret it marks expired) queue
+  the notices of their change in the same atomic step as the change: an
+  ``email`` notice when the secret has an address (for a view, a burn by
+  attempts, an expiry with no view), a ``webhook`` event for every change
+  when ``webhook_events`` is set. The address leaves the secret when the
+  secret ends, and the notice when it is delivered or dropped (or its
+  receipt ends). A change that queues nothing writes nothing more than before.
+  ``claim_notices`` hands due notices out under a lease (until ``lease_until``;
+  after that another worker may claim them again), so a killed worker loses
+  nothing: delivery is at least once, each notice with its event id.
 * Backend failures are raised as ``StorageUnavailable``, never as the
   driver's own exception, and leave nothing half-written.
 """
@@ -51,7 +63,11 @@ COUNTERS = (
     "failed_attempts",
     "replies_posted",
     "replies_read",
+    "notices_sent",
+    "notices_dropped",
 )
+# The notices' ways out; a queued notice goes out by exactly one.
+CHANNELS = ("email", "webhook")
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,26 @@ class NewRecord:
     max_views: int
     reply_key: ReplyKey | None = None
     kind: str = "secret"  # secret | request (its ciphertext is the note)
+    notify_address: str | None = None  # the sender's, for notices; None: no email notices
+    notify_language: str | None = None  # the sender's page language at creation
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One queued notice: what happened to which secret, for one channel."""
+
+    key: str  # the queue entry: "<event_id>/<channel>"
+    event_id: str  # "<secret id>:<what>", the same for every channel and every retry
+    channel: str  # one of CHANNELS
+    secret_id: str
+    state: str  # the receipt's state after the change: waiting, read, failed, expired, burned
+    at: float  # when it happened
+    views_left: int
+    created_at: float  # the secret's creation (a mail names the message by it)
+    queued_at: float
+    attempts: int  # delivery attempts begun, this claim's included
+    address: str | None = None  # email notices only
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +183,9 @@ class ReplyInfo:
 class Storage:
     """Base class of the backends; see the module docstring for the contract."""
 
+    # Whether every change queues a webhook event (MAYFLY_WEBHOOK_URL is set).
+    webhook_events: bool = False
+
     def create(self, record: NewRecord) -> None:
         """Store a new secret and its receipt."""
         raise NotImplementedError
@@ -192,6 +231,18 @@ class Storage:
 
     def scrub(self) -> str:
         """Wipe ended secrets from the backend's files now; say what was done. May be slow."""
+        raise NotImplementedError
+
+    def claim_notices(self, now: float, lease_until: float, limit: int) -> list[Notice]:
+        """Claim up to ``limit`` due notices until ``lease_until``, counting an attempt each."""
+        raise NotImplementedError
+
+    def notice_done(self, notice: Notice, counter: str) -> None:
+        """Remove a delivered (``notices_sent``) or dropped (``notices_dropped``) notice."""
+        raise NotImplementedError
+
+    def notice_retry(self, notice: Notice, at: float) -> None:
+        """Make a claimed notice due again at ``at``."""
         raise NotImplementedError
 
     def counters(self) -> dict[str, int]:

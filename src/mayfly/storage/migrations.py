@@ -62,6 +62,31 @@ SQLITE: list[str] = [
     """
     ALTER TABLE secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'secret';
     """,
+    # 4: notices (issue #12). The sender's address and page language on the
+    # secret, until it ends; the queue of notices to deliver, written in the
+    # transaction of the change it tells of. due_at is both the next try and,
+    # while a worker holds a notice, the end of its lease.
+    """
+    ALTER TABLE secrets ADD COLUMN notify_address TEXT;
+    ALTER TABLE secrets ADD COLUMN notify_language TEXT;
+    CREATE TABLE notices (
+        key TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        secret_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at REAL NOT NULL,
+        views_left INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        address TEXT,
+        language TEXT,
+        queued_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due_at REAL NOT NULL
+    );
+    CREATE INDEX notices_due ON notices (due_at);
+    CREATE INDEX notices_secret ON notices (secret_id);
+    """,
 ]
 
 # --- Redis ---------------------------------------------------------------------

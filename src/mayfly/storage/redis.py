@@ -22,6 +22,10 @@ non-atomic command on another slot.) Per shard ``{0042}``:
     mayfly:{0042}:replies:<id>  hash    replies to a secret: "<n>:created_at",
                                         "<n>:read_at", "<n>:ciphertext" (until
                                         read); expires at keep_until
+    mayfly:{0042}:notices       hash    queued notices, "<event id>/<channel>" ->
+                                        the notice as JSON (issue #12)
+    mayfly:{0042}:notices:due   zset    the same keys, by when they are due (the
+                                        next try, or the end of a worker's lease)
 
 and, outside every shard, ``mayfly:format``: the format version of all of it
 (storage/migrations.py), checked when a process first connects.
@@ -32,6 +36,12 @@ authorises a reply (``reply_hash``), ``replies_left`` (one granted per view)
 and ``replies`` (how many were posted). Receipts written before replies
 existed simply lack these fields, which read as "no replies"; as the fields
 are only added, and a 0.1.0 reader ignores them, the format stays 1.
+Notices add fields (``notify_address``, ``notify_language``) and keys in the
+same way: an older reader ignores them (it would only not send the notices;
+the address still goes at keep_until with its receipt), so the format stays 1.
+A notice is queued inside the script of the change it tells of, in the
+secret's shard (its hash slot on a cluster); the worker looks for due notices
+in every shard, as ``purge`` does.
 A request (issue #11) is such a secret whose receipt hash also says
 ``kind`` = ``request``: its ciphertext is the note, ``replies_left`` starts
 at 1 (the answer, which needs no view), and its answer, reply 1, is dropped
@@ -89,6 +99,7 @@ from .base import (
     COUNTERS,
     Live,
     NewRecord,
+    Notice,
     Purged,
     Receipt,
     ReplyInfo,
@@ -120,6 +131,27 @@ end
 local function count(name)
   redis.call('HINCRBY', KEYS[6], name, 1)
 end
+-- Queue the notices of a change (issue #12): an email if the sender gave an
+-- address and wants to hear of this one, a webhook event for every change if
+-- the operator set one (the script's last ARGV, '1'). Nothing written otherwise.
+local function queue(what, state, at, views_left, email)
+  local webhook = ARGV[#ARGV] == '1'
+  local address, language, created_at = unpack(redis.call('HMGET', KEYS[1],
+    'notify_address', 'notify_language', 'created_at'))
+  if not webhook and not (email and address) then return end
+  local event = id .. ':' .. what
+  local function put(channel, entry)
+    local key = event .. '/' .. channel
+    entry.key, entry.event_id, entry.channel, entry.secret_id = key, event, channel, id
+    entry.state, entry.at, entry.views_left, entry.created_at = state, at, views_left, created_at
+    entry.queued_at, entry.attempts = ARGV[2], 0
+    if redis.call('HSETNX', KEYS[8], key, cjson.encode(entry)) == 1 then
+      redis.call('ZADD', KEYS[9], ARGV[2], key)
+    end
+  end
+  if email and address then put('email', {address = address, language = language}) end
+  if webhook then put('webhook', {}) end
+end
 local function is_request()
   return redis.call('HGET', KEYS[1], 'kind') == 'request'
 end
@@ -130,6 +162,7 @@ end
 -- A secret ends: only states and times remain.
 local function finish(state)
   redis.call('HSET', KEYS[1], 'state', state, 'ended_at', ARGV[2])
+  redis.call('HDEL', KEYS[1], 'notify_address', 'notify_language')
   redis.call('DEL', KEYS[2])
   redis.call('ZREM', KEYS[3], id)
   redis.call('ZREM', KEYS[4], id)
@@ -140,7 +173,8 @@ end
 _CREATE = """
 -- ARGV: id, now, created_at, expires_at, keep_until, max_views, expires_ms, keep_ms,
 --       manage_hash, ciphertext, link_hash, access_hash, kdf,
---       reply_public_key, reply_wrapped_key (both empty: no replies), kind
+--       reply_public_key, reply_wrapped_key (both empty: no replies), kind,
+--       notify_address, notify_language (both empty: no email notices)
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('ERR mayfly: id already taken')
 end
@@ -154,6 +188,9 @@ end
 if ARGV[16] == 'request' then
   -- One grant, the answer, that needs no view.
   redis.call('HSET', KEYS[1], 'kind', 'request', 'replies_left', 1)
+end
+if ARGV[17] ~= '' then
+  redis.call('HSET', KEYS[1], 'notify_address', ARGV[17], 'notify_language', ARGV[18])
 end
 redis.call('PEXPIREAT', KEYS[1], ARGV[8])
 redis.call('HSET', KEYS[2], 'ciphertext', ARGV[10], 'link_hash', ARGV[11],
@@ -192,6 +229,8 @@ if redis.call('HEXISTS', KEYS[1], 'reply_public_key') == 1 then
   redis.call('HINCRBY', KEYS[1], 'replies_left', 1)
 end
 count('views_revealed')
+local max_views = tonumber(redis.call('HGET', KEYS[1], 'max_views'))
+queue('read:' .. (max_views - left), left == 0 and 'read' or 'waiting', ARGV[2], left, true)
 if left == 0 then
   finish('read')
   count('secrets_read')
@@ -206,6 +245,7 @@ local failed = redis.call('HINCRBY', KEYS[1], 'failed_attempts', 1)
 count('failed_attempts')
 local left = math.max(tonumber(ARGV[3]) - failed, 0)
 if left == 0 then
+  queue('failed', 'failed', ARGV[2], tonumber(redis.call('HGET', KEYS[1], 'views_left')), true)
   finish('failed')
   count('secrets_burned_by_attempts')
 end
@@ -214,6 +254,8 @@ return left
 
 _BURN = """
 if not live() then return 0 end
+-- The sender burned it: no mail to tell them, only the webhook's event.
+queue('burned', 'burned', ARGV[2], tonumber(redis.call('HGET', KEYS[1], 'views_left')), false)
 finish('burned')
 count('secrets_burned_by_sender')
 return 1
@@ -227,10 +269,15 @@ redis.call('ZREM', KEYS[3], id)
 redis.call('DEL', KEYS[2])
 drop_answer()
 local state, expires_at = unpack(redis.call('HMGET', KEYS[1], 'state', 'expires_at'))
+local unread = redis.call('ZREM', KEYS[4], id) == 1
 if state == 'waiting' then
+  -- The sender hears only of a message nobody read; the webhook of every expiry.
+  queue('expired', 'expired', expires_at,
+    tonumber(redis.call('HGET', KEYS[1], 'views_left')), unread)
   redis.call('HSET', KEYS[1], 'state', 'expired', 'ended_at', expires_at)
+  redis.call('HDEL', KEYS[1], 'notify_address', 'notify_language')
 end
-if redis.call('ZREM', KEYS[4], id) == 1 then count('secrets_expired_unread') end
+if unread then count('secrets_expired_unread') end
 return 1
 """
 
@@ -282,6 +329,46 @@ if request then finish('read') end
 return ciphertext
 """
 
+_CLAIM_NOTICES = """
+-- KEYS: a shard's notices, notices:due, counters. ARGV: now, lease_until, limit,
+-- the shard's key prefix. A notice whose receipt has ended is dropped unsent: the
+-- address is kept no longer than the receipt (the receipt's key is in this slot).
+local out = {}
+for _, key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0,
+    tonumber(ARGV[3]))) do
+  local raw = redis.call('HGET', KEYS[1], key)
+  local entry = raw and cjson.decode(raw)
+  if entry and redis.call('EXISTS', ARGV[4] .. 'receipt:' .. entry.secret_id) == 1 then
+    entry.attempts = entry.attempts + 1
+    raw = cjson.encode(entry)
+    redis.call('HSET', KEYS[1], key, raw)
+    redis.call('ZADD', KEYS[2], ARGV[2], key)
+    out[#out + 1] = raw
+  else
+    redis.call('HDEL', KEYS[1], key)
+    redis.call('ZREM', KEYS[2], key)
+  end
+end
+return out
+"""
+
+_NOTICE_DONE = """
+-- KEYS: notices, notices:due, counters. ARGV: the notice's key, the counter.
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+_NOTICE_RETRY = """
+-- KEYS: notices, notices:due. ARGV: the notice's key, when it is due again.
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+end
+return 1
+"""
+
 _SCRIPTS = {
     "create": _CREATE,
     "lookup": _LOOKUP,
@@ -294,10 +381,18 @@ _SCRIPTS = {
     "post_reply": _POST_REPLY,
     "take_reply": _TAKE_REPLY,
 }
+# Scripts over a shard's notice queue, without the prelude of one secret's scripts.
+_QUEUE_SCRIPTS = {
+    "claim_notices": _CLAIM_NOTICES,
+    "notice_done": _NOTICE_DONE,
+    "notice_retry": _NOTICE_RETRY,
+}
 _READ_ONLY = {"lookup", "peek"}
 
 
 def _source(name: str) -> str:
+    if name in _QUEUE_SCRIPTS:
+        return f"#!lua\n{_QUEUE_SCRIPTS[name]}"
     flags = " flags=no-writes" if name in _READ_ONLY else ""
     return f"#!lua{flags}\n{_PRELUDE}{_SCRIPTS[name]}"
 
@@ -316,7 +411,13 @@ def secret_keys(secret_id: str) -> list[str]:
     prefix = shard_prefix(shard_of(secret_id))
     return [f"{prefix}receipt:{secret_id}", f"{prefix}secret:{secret_id}",
             f"{prefix}expiring", f"{prefix}unread", f"{prefix}receipts", f"{prefix}counters",
-            f"{prefix}replies:{secret_id}"]
+            f"{prefix}replies:{secret_id}", f"{prefix}notices", f"{prefix}notices:due"]
+
+
+def queue_keys(shard: int) -> list[str]:
+    """The KEYS of the notice queue's scripts for one shard."""
+    prefix = shard_prefix(shard)
+    return [f"{prefix}notices", f"{prefix}notices:due", f"{prefix}counters"]
 
 
 def _num(value: float) -> str:
@@ -408,7 +509,7 @@ class RedisStorage(Storage):
                     client = self._connect()
                     self._check_format(client)
                     self._scripts = {name: client.register_script(_source(name))
-                                     for name in _SCRIPTS}
+                                     for name in (*_SCRIPTS, *_QUEUE_SCRIPTS)}
                     self._client, self._pid = client, pid
         return self._client
 
@@ -452,11 +553,12 @@ class RedisStorage(Storage):
     def create(self, record: NewRecord) -> None:
         kdf = b"" if record.kdf is None else json.dumps(record.kdf).encode()
         reply = record.reply_key or ReplyKey(b"", b"")
+        address, language = record.notify_address or "", record.notify_language or ""
         self._run("create", record.id, _num(record.created_at), _num(record.created_at),
                   _num(record.expires_at), _num(record.keep_until), record.max_views,
                   _ms(record.expires_at), _ms(record.keep_until), record.manage_hash,
                   record.ciphertext, record.link_hash, record.access_hash, kdf,
-                  reply.public_key, reply.wrapped_key, record.kind)
+                  reply.public_key, reply.wrapped_key, record.kind, address, language)
 
     def lookup(self, secret_id: str, now: float) -> Live | None:
         row = self._run("lookup", secret_id, _num(now))
@@ -472,15 +574,15 @@ class RedisStorage(Storage):
         return self._run("peek", secret_id, _num(now))
 
     def take(self, secret_id: str, now: float) -> Taken | None:
-        row = self._run("take", secret_id, _num(now))
+        row = self._run("take", secret_id, _num(now), self._webhook())
         return None if row is None else Taken(row[0], int(row[1]))
 
     def fail(self, secret_id: str, now: float, max_attempts: int) -> int | None:
-        left = self._run("fail", secret_id, _num(now), max_attempts)
+        left = self._run("fail", secret_id, _num(now), max_attempts, self._webhook())
         return None if left is None else int(left)
 
     def burn(self, secret_id: str, now: float) -> bool:
-        return self._run("burn", secret_id, _num(now)) == 1
+        return self._run("burn", secret_id, _num(now), self._webhook()) == 1
 
     def post_reply(self, secret_id: str, ciphertext: bytes, now: float) -> int | None:
         number = self._run("post_reply", secret_id, _num(now), ciphertext)
@@ -540,7 +642,8 @@ class RedisStorage(Storage):
         # Lifetimes first: a receipt past keep_until is past expires_at too.
         for script, index in (("expire", "expiring"), ("drop_receipt", "receipts")):
             while due := self._due(index, now):
-                done = sum(self._run(script, secret_id, _num(now)) for secret_id in due)
+                done = sum(self._run(script, secret_id, _num(now), self._webhook())
+                           for secret_id in due)
                 if script == "expire":
                     expired += done
                 else:
@@ -576,6 +679,35 @@ class RedisStorage(Storage):
         return (f"rewrote the append-only file on {len(rewriting)} and the snapshot on"
                 f" {len(saving)} of {len(nodes)} Redis node(s)")
 
+    # -- notices ------------------------------------------------------------------
+
+    def _webhook(self) -> str:
+        """The last ARGV of a change's script: '1' queues a webhook event."""
+        return "1" if self.webhook_events else "0"
+
+    def _run_queue(self, name: str, shard: int, *args: object) -> object:
+        with self._boundary():
+            self._redis()
+            return self._scripts[name](keys=queue_keys(shard), args=list(args))
+
+    def claim_notices(self, now: float, lease_until: float, limit: int) -> list[Notice]:
+        # One cheap read per shard first; only shards with a due notice run the claim.
+        due = self._each_shard(lambda pipe, prefix: pipe.zrangebyscore(
+            prefix + "notices:due", "-inf", _num(now), start=0, num=1))
+        claimed: list[Notice] = []
+        for shard, found in enumerate(due):
+            if found and len(claimed) < limit:
+                raws = self._run_queue("claim_notices", shard, _num(now), _num(lease_until),
+                                       limit - len(claimed), shard_prefix(shard))
+                claimed += [_notice(json.loads(raw)) for raw in raws]
+        return claimed
+
+    def notice_done(self, notice: Notice, counter: str) -> None:
+        self._run_queue("notice_done", shard_of(notice.secret_id), notice.key, counter)
+
+    def notice_retry(self, notice: Notice, at: float) -> None:
+        self._run_queue("notice_retry", shard_of(notice.secret_id), notice.key, _num(at))
+
     def counters(self) -> dict[str, int]:
         totals = dict.fromkeys(COUNTERS, 0)
         for shard in self._each_shard(lambda pipe, prefix: pipe.hgetall(prefix + "counters")):
@@ -593,6 +725,16 @@ class RedisStorage(Storage):
         if client is not None and self._pid == os.getpid():
             client.close()
         self._pid = None
+
+
+def _notice(entry: dict) -> Notice:
+    """A Notice from the JSON a script queued (times as the strings Python wrote)."""
+    return Notice(
+        key=entry["key"], event_id=entry["event_id"], channel=entry["channel"],
+        secret_id=entry["secret_id"], state=entry["state"], at=float(entry["at"]),
+        views_left=int(entry["views_left"]), created_at=float(entry["created_at"]),
+        queued_at=float(entry["queued_at"]), attempts=int(entry["attempts"]),
+        address=entry.get("address"), language=entry.get("language"))
 
 
 def _setting(node: redis.Redis, name: str) -> str:

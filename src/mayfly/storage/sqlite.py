@@ -33,6 +33,7 @@ from .base import (
     COUNTERS,
     Live,
     NewRecord,
+    Notice,
     Purged,
     Receipt,
     ReplyInfo,
@@ -56,12 +57,17 @@ os.register_at_fork(before=_CHECKPOINTING.acquire, after_in_parent=_CHECKPOINTIN
 
 _LIVE = "state = 'waiting' AND expires_at > ?"
 # What a secret forgets when it ends: only states and times remain.
-_FORGET = "link_hash = NULL, access_hash = NULL, kdf = NULL"
+_FORGET = ("link_hash = NULL, access_hash = NULL, kdf = NULL, notify_address = NULL,"
+           " notify_language = NULL")
 # The ciphertext keys of requests' answers, which end with their request.
 _ANSWERS = ("SELECT secret_id || '/' || number FROM replies JOIN secrets"
             " ON secrets.id = replies.secret_id AND secrets.kind = 'request'")
 # A reply may come while the receipt is kept; a request's answer only while it is live.
 _MAY_REPLY = f"keep_until > :now AND (kind = 'secret' OR {_LIVE.replace('?', ':now')})"
+# What a change needs to queue its notices, read in the change's own statement.
+_NOTIFY = "notify_address, notify_language, created_at"
+_NOTICE_COLUMNS = ("key, event_id, channel, secret_id, state, at, views_left, created_at,"
+                   " address, language, queued_at, due_at")
 
 
 def path_from_url(url: str, data_dir: str) -> str:
@@ -257,12 +263,13 @@ class SQLiteStorage(Storage):
             db.execute(
                 "INSERT INTO secrets (id, link_hash, access_hash, kdf, manage_hash, created_at,"
                 " expires_at, keep_until, max_views, views_left, reply_public_key,"
-                " reply_wrapped_key, reply_hash, kind, replies_left)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " reply_wrapped_key, reply_hash, kind, replies_left, notify_address,"
+                " notify_language) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (record.id, record.link_hash, record.access_hash, kdf, record.manage_hash,
                  record.created_at, record.expires_at, record.keep_until, record.max_views,
                  record.max_views, reply and reply.public_key, reply and reply.wrapped_key,
-                 reply and record.link_hash, record.kind, int(record.kind == "request")),
+                 reply and record.link_hash, record.kind, int(record.kind == "request"),
+                 record.notify_address, record.notify_language),
             )
             db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)",
                        (record.id, record.ciphertext))
@@ -293,7 +300,8 @@ class SQLiteStorage(Storage):
                 "UPDATE secrets SET views_left = views_left - 1,"
                 " replies_left = replies_left + (reply_public_key IS NOT NULL),"
                 " first_read_at = COALESCE(first_read_at, :now), last_read_at = :now"
-                f" WHERE id = :id AND {_LIVE.replace('?', ':now')} RETURNING views_left",
+                f" WHERE id = :id AND {_LIVE.replace('?', ':now')}"
+                f" RETURNING views_left, max_views, {_NOTIFY}",
                 {"id": secret_id, "now": now},
             ).fetchone()
             if row is None:
@@ -303,6 +311,9 @@ class SQLiteStorage(Storage):
                 "SELECT data FROM ciphertexts WHERE id = ?", (secret_id,)
             ).fetchone()["data"]
             self._count(db, "views_revealed")
+            used = row["max_views"] - views_left
+            self._queue(db, secret_id, f"read:{used}", "read" if views_left == 0 else "waiting",
+                        now, views_left, row, email=True)
             if views_left == 0:
                 self._end(db, secret_id, "read", now)
                 self._count(db, "secrets_read")
@@ -322,7 +333,7 @@ class SQLiteStorage(Storage):
         with self._write() as db:
             row = db.execute(
                 "UPDATE secrets SET failed_attempts = failed_attempts + 1"
-                f" WHERE id = ? AND {_LIVE} RETURNING failed_attempts",
+                f" WHERE id = ? AND {_LIVE} RETURNING failed_attempts, views_left, {_NOTIFY}",
                 (secret_id, now),
             ).fetchone()
             if row is None:
@@ -330,6 +341,8 @@ class SQLiteStorage(Storage):
             self._count(db, "failed_attempts")
             left = max(max_attempts - row["failed_attempts"], 0)
             if left == 0:
+                self._queue(db, secret_id, "failed", "failed", now, row["views_left"], row,
+                            email=True)
                 self._end(db, secret_id, "failed", now)
                 self._count(db, "secrets_burned_by_attempts")
         if left == 0:
@@ -338,9 +351,12 @@ class SQLiteStorage(Storage):
 
     def burn(self, secret_id: str, now: float) -> bool:
         with self._write() as db:
-            live = db.execute(f"SELECT 1 FROM secrets WHERE id = ? AND {_LIVE}",
-                              (secret_id, now)).fetchone()
+            live = db.execute(f"SELECT views_left, {_NOTIFY} FROM secrets WHERE id = ? AND"
+                              f" {_LIVE}", (secret_id, now)).fetchone()
             if live:
+                # The sender burned it: no mail to tell them, only the webhook's event.
+                self._queue(db, secret_id, "burned", "burned", now, live["views_left"], live,
+                            email=False)
                 self._end(db, secret_id, "burned", now)
                 self._count(db, "secrets_burned_by_sender")
         if live:
@@ -421,6 +437,7 @@ class SQLiteStorage(Storage):
                 "SELECT count(*) AS unread FROM secrets WHERE state = 'waiting'"
                 " AND expires_at <= ? AND views_left = max_views", (now,)
             ).fetchone()["unread"]
+            self._queue_expired(db, now)
             db.execute(
                 "DELETE FROM ciphertexts WHERE id IN"
                 " (SELECT id FROM secrets WHERE state = 'waiting' AND expires_at <= ?)", (now,)
@@ -435,11 +452,69 @@ class SQLiteStorage(Storage):
             db.execute("DELETE FROM ciphertexts WHERE id IN (SELECT secret_id || '/' || number"
                        f" FROM replies WHERE secret_id IN ({old}))", (now,))
             db.execute(f"DELETE FROM replies WHERE secret_id IN ({old})", (now,))
+            db.execute(f"DELETE FROM notices WHERE secret_id IN ({old})", (now,))
             receipts = db.execute("DELETE FROM secrets WHERE keep_until <= ?", (now,)).rowcount
             self._count(db, "secrets_expired_unread", unread)
         if expired or receipts:
             self._scrubber.soon()
         return Purged(expired=expired, receipts=receipts)
+
+    # -- notices ------------------------------------------------------------------
+
+    def _queue(self, db: sqlite3.Connection, secret_id: str, what: str, state: str,
+               now: float, views_left: int, row: sqlite3.Row, email: bool) -> None:
+        """Queue a change's notices in its transaction; nothing at all when none is wanted."""
+        channels = [channel for channel, wanted in
+                    (("email", email and row["notify_address"] is not None),
+                     ("webhook", self.webhook_events)) if wanted]
+        event = f"{secret_id}:{what}"
+        for channel in channels:
+            address = row["notify_address"] if channel == "email" else None
+            language = row["notify_language"] if channel == "email" else None
+            db.execute(
+                f"INSERT OR IGNORE INTO notices ({_NOTICE_COLUMNS})"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (f"{event}/{channel}", event, channel, secret_id, state, now, views_left,
+                 row["created_at"], address, language, now, now))
+
+    def _queue_expired(self, db: sqlite3.Connection, now: float) -> None:
+        """Queue the notices of every secret the purge is about to mark expired."""
+        due = "FROM secrets WHERE state = 'waiting' AND expires_at <= :now"
+        select = ("SELECT id || ':expired/' || {channel}, id || ':expired', {channel}, id,"
+                  " 'expired', expires_at, views_left, created_at, {address}, {language},"
+                  " :now, :now")
+        # The sender hears only of a message nobody read; the webhook of every expiry.
+        db.execute(f"INSERT OR IGNORE INTO notices ({_NOTICE_COLUMNS}) "
+                   + select.format(channel="'email'", address="notify_address",
+                                   language="notify_language")
+                   + f" {due} AND notify_address IS NOT NULL AND views_left = max_views",
+                   {"now": now})
+        if self.webhook_events:
+            db.execute(f"INSERT OR IGNORE INTO notices ({_NOTICE_COLUMNS}) "
+                       + select.format(channel="'webhook'", address="NULL", language="NULL")
+                       + f" {due}", {"now": now})
+
+    def claim_notices(self, now: float, lease_until: float, limit: int) -> list[Notice]:
+        # A read first: the poll of an idle queue never takes the write lock.
+        if self._read("SELECT 1 FROM notices WHERE due_at <= ? LIMIT 1", (now,)) is None:
+            return []
+        with self._write() as db:
+            rows = db.execute(
+                "UPDATE notices SET due_at = ?, attempts = attempts + 1 WHERE key IN"
+                " (SELECT key FROM notices WHERE due_at <= ? ORDER BY due_at LIMIT ?)"
+                " RETURNING key, event_id, channel, secret_id, state, at, views_left,"
+                " created_at, queued_at, attempts, address, language",
+                (lease_until, now, limit)).fetchall()
+        return [Notice(**{name: row[name] for name in row.keys()}) for row in rows]
+
+    def notice_done(self, notice: Notice, counter: str) -> None:
+        with self._write() as db:
+            if db.execute("DELETE FROM notices WHERE key = ?", (notice.key,)).rowcount:
+                self._count(db, counter)
+
+    def notice_retry(self, notice: Notice, at: float) -> None:
+        with self._write() as db:
+            db.execute("UPDATE notices SET due_at = ? WHERE key = ?", (at, notice.key))
 
     def counters(self) -> dict[str, int]:
         try:

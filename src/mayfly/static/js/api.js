@@ -87,7 +87,7 @@ const one = (id) => `/${encodeURIComponent(id)}`;
 
 /**
  * Store a sealed secret: fields {link_proof_hash, access_proof_hash, kdf, expires_in,
- * max_views, reply_key} and the ciphertext's bytes (sent in base64url).
+ * max_views, reply_key, notify_email?} and the ciphertext's bytes (sent in base64url).
  */
 export const createSecret = (fields, ciphertext) =>
   call("POST", "", { body: jsonWithBase64(fields, "ciphertext", ciphertext) });

@@ -70,6 +70,9 @@ async function encrypt() {
     max_views: Number(byId("views").value),
     reply_key: reply,
   };
+  // Present only when the server mails notices; the server checks the address.
+  const notify = byId("notify-email");
+  if (notify !== null && notify.value.trim() !== "") fields.notify_email = notify.value.trim();
   return { fields, ciphertext, linkKey, passphrase, receiptKey };
 }
 

@@ -1,0 +1,26 @@
+"""The operator's webhook event: its body, its signature."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from mayfly.notices.webhook import body, signature
+from mayfly.storage.base import Notice
+
+
+def test_the_event_holds_id_state_time_and_event_id_only():
+    notice = Notice(key="k", event_id="abc:failed", channel="webhook", secret_id="abc",
+                    state="failed", at=1_800_000_000.4, views_left=1, created_at=1.0,
+                    queued_at=2.0, attempts=1, address=None)
+    assert json.loads(body(notice)) == {"event_id": "abc:failed", "id": "abc",
+                                        "state": "failed", "time": "2027-01-15T08:00:00Z",
+                                        "views_left": 1}
+
+
+def test_the_signature_is_the_hmac_sha256_of_the_body():
+    payload = b'{"id":"abc"}'
+    expected = hmac.new(b"operator-secret", payload, hashlib.sha256).hexdigest()
+    assert signature("operator-secret", payload) == "sha256=" + expected
+    assert signature("another-secret!!", payload) != "sha256=" + expected
