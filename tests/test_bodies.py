@@ -122,8 +122,20 @@ def test_duplicate_keys_are_a_400_from_the_api(client):
     json.dumps(create_body(b"\x01" + bytes(40), bytes(32), bytes(32), kdf=KDF,
                            expires_in=3600, max_views=3)).encode(),
     json.dumps(PROOFS).encode(), b' {"a": "[{\\"}]"}\n', b'"x"', b"1", b"null",
+    b'{"a": "x\\\\", "b": "\\\\\\"{[", "c": ""}', b'["\\\\\\\\", ":,"]',
 ])
 def test_shapes_the_api_uses_parse_as_json_does(data):
+    assert bodies.parse_json(data) == json.loads(data)
+
+
+@pytest.mark.parametrize("data", [b'{"a": "never closed}', b'{"a": "x\\"}', b'"\\\\\\"'])
+def test_a_string_that_never_ends_is_refused(data):
+    with pytest.raises(InvalidInput):
+        bodies.parse_json(data)
+
+
+def test_brackets_and_commas_inside_strings_are_not_counted():
+    data = b'{"ciphertext": "' + b"[{,:" * 250_000 + b'", "kdf": {"a": "\\"[\\\\"}}'
     assert bodies.parse_json(data) == json.loads(data)
 
 

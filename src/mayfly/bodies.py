@@ -24,23 +24,44 @@ SMALL_BODY = 4 * 1024
 # The largest create (six fields, a kdf of three) has 34 strings and punctuation marks.
 MAX_TOKENS = 64
 MAX_DEPTH = 2
-# A JSON string (escapes included) or one structural character.
-_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]', re.DOTALL)
+# Where a token starts: a string's opening quote or one structural character.
+_TOKEN_START = re.compile(rb'["\[\]{},:]')
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
 _OPEN, _CLOSE = frozenset(b"[{"), frozenset(b"]}")
 # The endpoints whose body carries a ciphertext: a secret, a reply, a request, an answer.
 _CARRY_CIPHERTEXT = frozenset({"api.create_secret", "api.post_reply", "api.create_request",
                                "api.answer_request"})
 
 
+def _string_end(data: bytes, start: int) -> int:
+    """Just past the quote that closes the string whose content begins at `start`.
+
+    bytes.find rather than a regular expression: a ciphertext is a 13 MB
+    string, which the expression walked a character at a time (~0.3 s).
+    """
+    pos = start
+    while (quote := data.find(b'"', pos)) >= 0:
+        # Escaped when an odd run of backslashes precedes it (each pair is one "\\").
+        run = quote
+        while run > start and data[run - 1] == _BACKSLASH:
+            run -= 1
+        if (quote - run) % 2 == 0:
+            return quote + 1
+        pos = quote + 1
+    raise InvalidInput("the body is not valid JSON")  # a string that never ends
+
+
 def check_shape(data: bytes) -> None:
     """Refuse a document with more tokens or deeper nesting than the API ever sends."""
-    tokens = depth = 0
-    for match in _TOKEN.finditer(data):
+    tokens = depth = pos = 0
+    while match := _TOKEN_START.search(data, pos):
         tokens += 1
         if tokens > MAX_TOKENS:
             raise InvalidInput("the body has more fields or values than any request needs")
-        first = data[match.start()]
-        if first in _OPEN:
+        first, pos = data[match.start()], match.end()
+        if first == _QUOTE:
+            pos = _string_end(data, pos)
+        elif first in _OPEN:
             depth += 1
             if depth > MAX_DEPTH:
                 raise InvalidInput("the body is nested deeper than any request needs")

@@ -302,7 +302,7 @@ class SQLiteStorage(Storage):
                 " replies_left = replies_left + (reply_public_key IS NOT NULL),"
                 " first_read_at = COALESCE(first_read_at, :now), last_read_at = :now"
                 f" WHERE id = :id AND {_LIVE.replace('?', ':now')}"
-                f" RETURNING views_left, max_views, {_NOTIFY}",
+                " RETURNING views_left, notify_address",
                 {"id": secret_id, "now": now},
             ).fetchone()
             if row is None:
@@ -312,9 +312,9 @@ class SQLiteStorage(Storage):
                 "SELECT data FROM ciphertexts WHERE id = ?", (secret_id,)
             ).fetchone()["data"]
             self._count(db, "views_revealed")
-            used = row["max_views"] - views_left
-            self._queue(db, secret_id, f"read:{used}", "read" if views_left == 0 else "waiting",
-                        now, views_left, row, email=True)
+            if row["notify_address"] is not None or self.webhook_events:  # else: nothing
+                self._queue(db, secret_id, "read", "read" if views_left == 0 else "waiting",
+                            now, email=True)
             if views_left == 0:
                 self._end(db, secret_id, "read", now)
                 self._count(db, "secrets_read")
@@ -334,7 +334,7 @@ class SQLiteStorage(Storage):
         with self._write() as db:
             row = db.execute(
                 "UPDATE secrets SET failed_attempts = failed_attempts + 1"
-                f" WHERE id = ? AND {_LIVE} RETURNING failed_attempts, views_left, {_NOTIFY}",
+                f" WHERE id = ? AND {_LIVE} RETURNING failed_attempts",
                 (secret_id, now),
             ).fetchone()
             if row is None:
@@ -342,8 +342,7 @@ class SQLiteStorage(Storage):
             self._count(db, "failed_attempts")
             left = max(max_attempts - row["failed_attempts"], 0)
             if left == 0:
-                self._queue(db, secret_id, "failed", "failed", now, row["views_left"], row,
-                            email=True)
+                self._queue(db, secret_id, "failed", "failed", now, email=True)
                 self._end(db, secret_id, "failed", now)
                 self._count(db, "secrets_burned_by_attempts")
         if left == 0:
@@ -352,12 +351,11 @@ class SQLiteStorage(Storage):
 
     def burn(self, secret_id: str, now: float) -> bool:
         with self._write() as db:
-            live = db.execute(f"SELECT views_left, {_NOTIFY} FROM secrets WHERE id = ? AND"
-                              f" {_LIVE}", (secret_id, now)).fetchone()
+            live = db.execute(f"SELECT 1 FROM secrets WHERE id = ? AND {_LIVE}",
+                              (secret_id, now)).fetchone()
             if live:
                 # The sender burned it: no mail to tell them, only the webhook's event.
-                self._queue(db, secret_id, "burned", "burned", now, live["views_left"], live,
-                            email=False)
+                self._queue(db, secret_id, "burned", "burned", now, email=False)
                 self._end(db, secret_id, "burned", now)
                 self._count(db, "secrets_burned_by_sender")
         if live:
@@ -464,8 +462,17 @@ class SQLiteStorage(Storage):
     # -- notices ------------------------------------------------------------------
 
     def _queue(self, db: sqlite3.Connection, secret_id: str, what: str, state: str,
-               now: float, views_left: int, row: sqlite3.Row, email: bool) -> None:
-        """Queue a change's notices in its transaction; nothing at all when none is wanted."""
+               now: float, email: bool) -> None:
+        """Queue a change's notices in its transaction; nothing at all when none is wanted.
+
+        Called before the change ends the secret (which forgets the address). A
+        view's event is "read:<n>", its n-th view, so that each view has its own id.
+        """
+        row = db.execute(f"SELECT views_left, max_views, {_NOTIFY} FROM secrets WHERE id = ?",
+                         (secret_id,)).fetchone()
+        views_left = row["views_left"]
+        if what == "read":
+            what = f"read:{row['max_views'] - views_left}"
         channels = [channel for channel, wanted in
                     (("email", email and row["notify_address"] is not None),
                      ("webhook", self.webhook_events)) if wanted]
