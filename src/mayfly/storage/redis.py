@@ -134,11 +134,15 @@ end
 -- Queue the notices of a change (issue #12): an email if the sender gave an
 -- address and wants to hear of this one, a webhook event for every change if
 -- the operator set one (the script's last ARGV, '1'). Nothing written otherwise.
-local function queue(what, state, at, views_left, email)
+-- A view's event is "read:<n>", its n-th view. Called before finish() forgets the address.
+local function queue(what, state, at, email)
   local webhook = ARGV[#ARGV] == '1'
-  local address, language, created_at = unpack(redis.call('HMGET', KEYS[1],
-    'notify_address', 'notify_language', 'created_at'))
-  if not webhook and not (email and address) then return end
+  local address = email and redis.call('HGET', KEYS[1], 'notify_address')
+  if not webhook and not address then return end
+  local language, created_at, left, max_views = unpack(redis.call('HMGET', KEYS[1],
+    'notify_language', 'created_at', 'views_left', 'max_views'))
+  local views_left = tonumber(left)
+  if what == 'read' then what = 'read:' .. (tonumber(max_views) - views_left) end
   local event = id .. ':' .. what
   local function put(channel, entry)
     local key = event .. '/' .. channel
@@ -149,7 +153,7 @@ local function queue(what, state, at, views_left, email)
       redis.call('ZADD', KEYS[9], ARGV[2], key)
     end
   end
-  if email and address then put('email', {address = address, language = language}) end
+  if address then put('email', {address = address, language = language}) end
   if webhook then put('webhook', {}) end
 end
 local function is_request()
@@ -229,8 +233,7 @@ if redis.call('HEXISTS', KEYS[1], 'reply_public_key') == 1 then
   redis.call('HINCRBY', KEYS[1], 'replies_left', 1)
 end
 count('views_revealed')
-local max_views = tonumber(redis.call('HGET', KEYS[1], 'max_views'))
-queue('read:' .. (max_views - left), left == 0 and 'read' or 'waiting', ARGV[2], left, true)
+queue('read', left == 0 and 'read' or 'waiting', ARGV[2], true)
 if left == 0 then
   finish('read')
   count('secrets_read')
@@ -245,7 +248,7 @@ local failed = redis.call('HINCRBY', KEYS[1], 'failed_attempts', 1)
 count('failed_attempts')
 local left = math.max(tonumber(ARGV[3]) - failed, 0)
 if left == 0 then
-  queue('failed', 'failed', ARGV[2], tonumber(redis.call('HGET', KEYS[1], 'views_left')), true)
+  queue('failed', 'failed', ARGV[2], true)
   finish('failed')
   count('secrets_burned_by_attempts')
 end
@@ -255,7 +258,7 @@ return left
 _BURN = """
 if not live() then return 0 end
 -- The sender burned it: no mail to tell them, only the webhook's event.
-queue('burned', 'burned', ARGV[2], tonumber(redis.call('HGET', KEYS[1], 'views_left')), false)
+queue('burned', 'burned', ARGV[2], false)
 finish('burned')
 count('secrets_burned_by_sender')
 return 1
@@ -272,8 +275,7 @@ local state, expires_at = unpack(redis.call('HMGET', KEYS[1], 'state', 'expires_
 local unread = redis.call('ZREM', KEYS[4], id) == 1
 if state == 'waiting' then
   -- The sender hears only of a message nobody read; the webhook of every expiry.
-  queue('expired', 'expired', expires_at,
-    tonumber(redis.call('HGET', KEYS[1], 'views_left')), unread)
+  queue('expired', 'expired', expires_at, unread)
   redis.call('HSET', KEYS[1], 'state', 'expired', 'ended_at', expires_at)
   redis.call('HDEL', KEYS[1], 'notify_address', 'notify_language')
 end
