@@ -95,7 +95,7 @@ class Targets:
         encrypt, decrypt = sizes[size]["encrypt_ms"], sizes[size]["decrypt_ms"]
         ratio = encrypt / decrypt
         self.add(target.replace("the largest size", _size(int(size))),
-                 f"{ratio:.2f}× ({encrypt:.0f} vs {decrypt:.0f} ms)", ratio <= 1.5)
+                 f"{ratio:.2f}× ({encrypt:.3g} vs {decrypt:.3g} ms)", ratio <= 1.5)
 
     def cpu(self) -> None:
         """CPU per request in the worker (bench/cpu.py), each row against hello's."""
