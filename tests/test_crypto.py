@@ -164,6 +164,21 @@ def test_b64decode_accepts_only_canonical_unpadded_base64url(text):
             crypto.b64decode(text)
 
 
+@pytest.mark.parametrize("bad", ["+", "/", "=", " ", "\n", "\x00", "\x7f", "é", "=="])
+@pytest.mark.parametrize("at", [0, 4 * 65536 - 1, 4 * 65536, 600_000])
+def test_b64decode_refuses_a_character_outside_base64url_in_any_slice(bad, at):
+    text = crypto.b64encode(os.urandom(600_003))
+    text = text[:at] + bad + text[at + len(bad):]
+    with pytest.raises(ValueError):
+        crypto.b64decode_large(text)
+
+
+@pytest.mark.parametrize("text", ["AB==", "ABC=", "AQ==", "QUJD\nREV", b"QUJD", None])
+def test_b64decode_refuses_padding_whitespace_and_non_strings(text):
+    with pytest.raises(ValueError):
+        crypto.b64decode(text)
+
+
 def test_derive_keys_refuses_a_short_key_or_a_passphrase_without_kdf():
     with pytest.raises(ValueError):
         crypto.derive_keys(bytes(31))
