@@ -248,12 +248,15 @@ class SQLiteStorage(Storage):
             raise StorageUnavailable() from exc
 
     @staticmethod
-    def _count(db: sqlite3.Connection, name: str, by: int = 1) -> None:
+    def _count(db: sqlite3.Connection, name: str, by: int = 1, *more: str) -> None:
+        """Add ``by`` to counter ``name`` and 1 to each of ``more``, in one statement."""
         if by:
+            rows = ((name, by), *((other, 1) for other in more))
             db.execute(
-                "INSERT INTO counters (name, value) VALUES (?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
-                (name, by),
+                "INSERT INTO counters (name, value) VALUES "
+                + ", ".join(["(?, ?)"] * len(rows))
+                + " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                [value for row in rows for value in row],
             )
 
     def create(self, record: NewRecord) -> None:
@@ -302,33 +305,42 @@ class SQLiteStorage(Storage):
                 " replies_left = replies_left + (reply_public_key IS NOT NULL),"
                 " first_read_at = COALESCE(first_read_at, :now), last_read_at = :now"
                 f" WHERE id = :id AND {_LIVE.replace('?', ':now')}"
-                " RETURNING views_left, notify_address",
+                " RETURNING views_left, notify_address, kind",
                 {"id": secret_id, "now": now},
             ).fetchone()
             if row is None:
                 return None
             views_left = row["views_left"]
+            # The last view reads the ciphertext as it deletes it: one statement, not two.
             ciphertext = db.execute(
-                "SELECT data FROM ciphertexts WHERE id = ?", (secret_id,)
+                "DELETE FROM ciphertexts WHERE id = ? RETURNING data" if views_left == 0
+                else "SELECT data FROM ciphertexts WHERE id = ?", (secret_id,)
             ).fetchone()["data"]
-            self._count(db, "views_revealed")
             if row["notify_address"] is not None or self.webhook_events:  # else: nothing
                 self._queue(db, secret_id, "read", "read" if views_left == 0 else "waiting",
                             now, email=True)
             if views_left == 0:
-                self._end(db, secret_id, "read", now)
-                self._count(db, "secrets_read")
+                self._end(db, secret_id, "read", now, ciphertext=False,
+                          answers=row["kind"] == "request")
+                self._count(db, "views_revealed", 1, "secrets_read")
+            else:
+                self._count(db, "views_revealed")
         if views_left == 0:
             self._scrubber.soon()
         return Taken(ciphertext, views_left)
 
     @staticmethod
-    def _end(db: sqlite3.Connection, secret_id: str, state: str, now: float) -> None:
+    def _end(db: sqlite3.Connection, secret_id: str, state: str, now: float,
+             ciphertext: bool = True, answers: bool = True) -> None:
+        """End a secret; the caller may already have deleted its ciphertext, or know it
+        has no answers (only a request has)."""
         db.execute(f"UPDATE secrets SET state = ?, ended_at = ?, {_FORGET} WHERE id = ?",
                    (state, now, secret_id))
-        db.execute("DELETE FROM ciphertexts WHERE id = ?", (secret_id,))
-        db.execute(f"DELETE FROM ciphertexts WHERE id IN ({_ANSWERS} WHERE id = ?)",
-                   (secret_id,))
+        if ciphertext:
+            db.execute("DELETE FROM ciphertexts WHERE id = ?", (secret_id,))
+        if answers:
+            db.execute(f"DELETE FROM ciphertexts WHERE id IN ({_ANSWERS} WHERE id = ?)",
+                       (secret_id,))
 
     def fail(self, secret_id: str, now: float, max_attempts: int) -> int | None:
         with self._write() as db:
