@@ -42,10 +42,11 @@ def timestamp(seconds: float | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def public_url(path: str) -> str:
-    """An absolute URL for a path: MAYFLY_PUBLIC_URL, else the request's own origin."""
+def public_urls(*paths: str) -> list[str]:
+    """Absolute URLs for paths: MAYFLY_PUBLIC_URL, else the request's own origin."""
+    # Werkzeug rebuilds host_url at each access (an IRI round trip): once is enough.
     base = app_rules().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
-    return base + path
+    return [base + path for path in paths]
 
 
 def json_body() -> object:
@@ -91,13 +92,14 @@ def create_secret():
     # A notice speaks the language the sender's page did (cookie, else Accept-Language).
     language = by_locale(select_locale()).code if new.notify_email else "en"
     created = app_rules().create(new, language=language)
+    url, receipt_url = public_urls(f"/s/{created.id}", f"/r/{created.id}")
     body = {
         "id": created.id,
         "expires_at": timestamp(created.expires_at),
         "views_left": created.views_left,
         "manage_token": created.manage_token,
-        "url": public_url(f"/s/{created.id}"),
-        "receipt_url": public_url(f"/r/{created.id}"),
+        "url": url,
+        "receipt_url": receipt_url,
     }
     location = url_for("api.secret_metadata", secret_id=created.id)
     return jsonify(body), 201, {"Location": location}
@@ -196,12 +198,13 @@ def create_request():
     """Store a request for a secret (its encrypted note and the requester's reply key)."""
     created = app_rules().create(parse_new_request(json_body(), app_rules().settings),
                                  kind="request")
+    url, answer_url = public_urls(f"/q/{created.id}", f"/a/{created.id}")
     body = {
         "id": created.id,
         "expires_at": timestamp(created.expires_at),
         "manage_token": created.manage_token,
-        "url": public_url(f"/q/{created.id}"),
-        "answer_url": public_url(f"/a/{created.id}"),
+        "url": url,
+        "answer_url": answer_url,
     }
     location = url_for("api.request_metadata", request_id=created.id)
     return jsonify(body), 201, {"Location": location}
