@@ -17,8 +17,10 @@ HELP = {
     "secrets_created": "Messages stored (requests are counted apart).",
     "views_revealed": "Views handed out (ciphertexts revealed).",
     "secrets_read": "Secrets destroyed after their last view.",
-    "secrets_expired_unread": "Secrets that expired without being read.",
-    "secrets_burned_by_sender": "Secrets burned early by their sender.",
+    "secrets_expired_unread": "Secrets that expired without being read "
+                              "(expired requests included).",
+    "secrets_burned_by_sender": "Secrets burned early by their sender "
+                                "(requests burned by their asker included).",
     "secrets_burned_by_attempts": "Secrets burned after too many wrong passphrases.",
     "failed_attempts": "Wrong passphrases submitted.",
     "replies_posted": "Replies stored for a sender.",

@@ -50,7 +50,7 @@ class GroupCommit:
         self._connect = connect
         self._lock = lock
         self._unlock = unlock
-        self._pid: int | None = None
+        self._fresh()
 
     def _fresh(self) -> None:
         """Per-process state: no lock, queue or connection crosses a fork."""

@@ -113,7 +113,9 @@ class Scrubber:
                 self._pending = False
             try:
                 done = self.scrub()
-            except StorageUnavailable:
+            except (StorageUnavailable, OSError):
+                # OSError: the writer's lock file could not be opened (its directory
+                # gone or unwritable); a thread has no caller to hand it to.
                 log.warning("could not checkpoint the database; trying again", exc_info=True)
                 done = False
             if not done:
