@@ -642,14 +642,20 @@ def _link_to(url: object, kind: str, secret_id: str) -> bool:
         and not parts.fragment
 
 
-def _created(document: object) -> dict:
-    created = _object(document, "create")
+def _id_and_token(document: object, action: str) -> tuple[dict, str]:
+    """The created object with a well-formed id and manage token; Malformed otherwise."""
+    created = _object(document, action)
     secret_id = created.get("id")
     if not isinstance(secret_id, str) or not ID.fullmatch(secret_id):
         raise Malformed("id is not a mayfly id")
     token = created.get("manage_token")
     if not isinstance(token, str) or not TOKEN.fullmatch(token):
         raise Malformed("manage_token is not a token")
+    return created, secret_id
+
+
+def _created(document: object) -> dict:
+    created, secret_id = _id_and_token(document, "create")
     if not _link_to(created.get("url"), "s", secret_id) \
             or not _link_to(created.get("receipt_url"), "r", secret_id):
         raise Malformed("url or receipt_url is not a link to the new message")
@@ -659,13 +665,7 @@ def _created(document: object) -> dict:
 
 
 def _request_created(document: object) -> dict:
-    created = _object(document, "request")
-    secret_id = created.get("id")
-    if not isinstance(secret_id, str) or not ID.fullmatch(secret_id):
-        raise Malformed("id is not a mayfly id")
-    token = created.get("manage_token")
-    if not isinstance(token, str) or not TOKEN.fullmatch(token):
-        raise Malformed("manage_token is not a token")
+    created, secret_id = _id_and_token(document, "request")
     if not _link_to(created.get("url"), "q", secret_id) \
             or not _link_to(created.get("answer_url"), "a", secret_id):
         raise Malformed("url or answer_url is not a link to the new request")

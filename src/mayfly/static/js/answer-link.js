@@ -7,7 +7,7 @@ import {
 } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
 import { formatBytes, formatTime, t } from "./i18n.js";
-import { watch } from "./watch.js";
+import { keepCurrent } from "./receipt-watch.js";
 
 const app = document.querySelector(".app");
 const requestId = app.dataset.requestId;
@@ -16,10 +16,6 @@ const [token, receiptKeyText = ""] = location.hash.slice(1).split(".", 2);
 const card = byId("answer-page");
 const state = byId("request-state");
 const answerHint = byId("answer-hint");
-// The receipt's ETag as last seen; whether anything was shown; the watcher while it runs.
-let tag = "";
-let loaded = false;
-let watcher = null;
 
 function oops(reason) {
   byId("oops").querySelector("[data-testid=oops-reason]").textContent = reason;
@@ -115,8 +111,7 @@ function showWatch(mode) {
 }
 
 function stopWatching(mode) {
-  if (watcher) watcher.stop();
-  watcher = null;
+  stop();
   showWatch(mode);
 }
 
@@ -139,56 +134,16 @@ function fail(error) {
 /** The answer was read here: what the server says next cannot change what is shown. */
 const answerShown = () => !byId("answer-shown").hidden;
 
-// A failure worth another try later: the state on screen is still right as far as it goes.
-const PASSING = new Set(["unreachable", "unavailable", "rate-limited", "server"]);
-
-/** Ask whether the request changed and show it if it did; what the watcher should do next. */
-async function poll() {
-  if (answerShown()) return "stop";
-  try {
-    const fresh = await receiptSince(requestId, token, tag);
-    if (answerShown()) return "stop"; // read while this was asked: what is shown stays
-    if (fresh !== null && fresh.receipt.kind !== "request") {
-      oops(t("oops_answer_link"));
-      return "stop";
-    }
-    if (fresh !== null) {
-      tag = fresh.tag;
-      loaded = true;
-      render(fresh.receipt);
-    }
-    if (fresh !== null && isFinal(fresh.receipt)) {
-      showWatch("final");
-      return "stop";
-    }
-    showWatch("on");
-    return fresh === null ? "same" : "changed";
-  } catch (error) {
-    if (!loaded || !(error instanceof ApiError) || !PASSING.has(error.kind)) {
-      fail(error); // nothing to show yet, the request ended (gone), or refused
-      return "stop";
-    }
-    showWatch("retry");
-    return { retryAfter: error.retryAfter };
-  }
-}
-
-/** Look now (the first look, Refresh, after a burn), then keep watching unless it is final. */
-async function load() {
-  const next = await poll();
-  if (next === "stop") {
-    if (watcher) watcher.stop();
-    watcher = null;
-  } else if (watcher) {
-    watcher.restart();
-  } else {
-    watcher = watch(async () => {
-      const outcome = await poll();
-      if (outcome === "stop") watcher = null;
-      return outcome;
-    });
-  }
-}
+const { load, stop } = keepCurrent({
+  ask: (since) => receiptSince(requestId, token, since),
+  elsewhere(receipt) {
+    if (receipt.kind === "request") return false;
+    oops(t("oops_answer_link"));
+    return true;
+  },
+  settled: answerShown, // read: what is shown stays
+  render, isFinal, showWatch, fail,
+});
 
 warnBeforeLeaving(() => (byId("answer-shown").hidden ? "" : t("leave_message")));
 

@@ -6,7 +6,7 @@ import {
 } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
 import { formatBytes, formatTime, t } from "./i18n.js";
-import { watch } from "./watch.js";
+import { keepCurrent } from "./receipt-watch.js";
 
 const app = document.querySelector(".app");
 const secretId = app.dataset.secretId;
@@ -14,11 +14,8 @@ const secretId = app.dataset.secretId;
 const [token, receiptKeyText = ""] = location.hash.slice(1).split(".", 2);
 const card = byId("receipt");
 const state = byId("receipt-state");
-// The receipt's ETag as last seen, and the reply items shown, by number.
-let tag = "";
-let loaded = false;
+// The reply items shown, by number.
 const shownReplies = new Map();
-let watcher = null;
 
 function oops(reason) {
   byId("oops").querySelector("[data-testid=oops-reason]").textContent = reason;
@@ -174,56 +171,17 @@ function fail(error) {
   }
 }
 
-// A failure worth another try later: the receipt on screen is still right as far as it goes.
-const PASSING = new Set(["unreachable", "unavailable", "rate-limited", "server"]);
-
-/** Ask whether the receipt changed and show it if it did; what the watcher should do next. */
-async function poll() {
-  try {
-    const fresh = await receiptSince(secretId, token, tag);
-    if (fresh !== null && fresh.receipt.kind === "request") {
-      // A request's id typed into a receipt address: its page is the answer link, whose
-      // fragment is the same "<token>.<key>". Only the token holder learns the kind.
-      location.replace(location.pathname.replace(/\/r\/([^/]*)$/, "/a/$1") + location.hash);
-      return "stop";
-    }
-    if (fresh !== null) {
-      tag = fresh.tag;
-      loaded = true;
-      render(fresh.receipt);
-    }
-    if (fresh !== null && isFinal(fresh.receipt)) {
-      showWatch("final");
-      return "stop";
-    }
-    showWatch("on");
-    return fresh === null ? "same" : "changed";
-  } catch (error) {
-    if (!loaded || !(error instanceof ApiError) || !PASSING.has(error.kind)) {
-      fail(error); // nothing to show yet, the receipt ended (gone), or refused
-      return "stop";
-    }
-    showWatch("retry");
-    return { retryAfter: error.retryAfter };
-  }
-}
-
-/** Look now (the first look, Refresh, after a burn), then keep watching unless it is final. */
-async function load() {
-  const next = await poll();
-  if (next === "stop") {
-    if (watcher) watcher.stop();
-    watcher = null;
-  } else if (watcher) {
-    watcher.restart();
-  } else {
-    watcher = watch(async () => {
-      const outcome = await poll();
-      if (outcome === "stop") watcher = null;
-      return outcome;
-    });
-  }
-}
+const { load } = keepCurrent({
+  ask: (since) => receiptSince(secretId, token, since),
+  elsewhere(receipt) {
+    if (receipt.kind !== "request") return false;
+    // A request's id typed into a receipt address: its page is the answer link, whose
+    // fragment is the same "<token>.<key>". Only the token holder learns the kind.
+    location.replace(location.pathname.replace(/\/r\/([^/]*)$/, "/a/$1") + location.hash);
+    return true;
+  },
+  render, isFinal, showWatch, fail,
+});
 
 if (!token) {
   oops(t("oops_receipt"));
