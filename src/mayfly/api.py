@@ -108,15 +108,20 @@ def create_secret():
 @bp.get("/secrets/<secret_id>")
 def secret_metadata(secret_id: str):
     """What a reader needs before revealing; never the ciphertext, never a change."""
-    live = app_rules().metadata(secret_id)
-    return jsonify({
+    rules = app_rules()
+    live = rules.metadata(secret_id)
+    return jsonify(_reader_facts(rules, live) | {"views_left": live.views_left})
+
+
+def _reader_facts(rules, live) -> dict:
+    """What a message's reader and a request's answerer both see before the proofs."""
+    return {
         "id": live.id,
         "expires_at": timestamp(live.expires_at),
-        "views_left": live.views_left,
         "passphrase": live.kdf is not None,
         "kdf": live.kdf,
-        "attempts_left": max(app_rules().settings.max_attempts - live.failed_attempts, 0),
-    })
+        "attempts_left": max(rules.settings.max_attempts - live.failed_attempts, 0),
+    }
 
 
 @bp.post("/secrets/<secret_id>/reveal")
@@ -213,14 +218,8 @@ def create_request():
 @bp.get("/requests/<request_id>")
 def request_metadata(request_id: str):
     """What an answerer needs before opening a request; never the note, never a change."""
-    live = app_rules().metadata(request_id, kind="request")
-    return jsonify({
-        "id": live.id,
-        "expires_at": timestamp(live.expires_at),
-        "passphrase": live.kdf is not None,
-        "kdf": live.kdf,
-        "attempts_left": max(app_rules().settings.max_attempts - live.failed_attempts, 0),
-    })
+    rules = app_rules()
+    return jsonify(_reader_facts(rules, rules.metadata(request_id, kind="request")))
 
 
 @bp.post("/requests/<request_id>/open")
