@@ -28,8 +28,8 @@ SMTP_USER, SMTP_PASSWORD = "mayfly", "s3cret-relay-password"
 WEBHOOK_SECRET = "a-webhook-secret-of-the-operator"
 
 
-def make_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (cert.pem, key.pem): the test's own CA."""
+def make_certificate(folder: Path, addresses: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and ``addresses`` (cert.pem, key.pem): a CA."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mayfly test SMTP")])
     now = datetime.datetime.now(datetime.UTC)
@@ -39,8 +39,8 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
-            critical=False)
+            *(x509.IPAddress(ipaddress.ip_address(one)) for one in ("127.0.0.1", *addresses)),
+            x509.DNSName("localhost")]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256()))
     folder.mkdir(parents=True, exist_ok=True)
