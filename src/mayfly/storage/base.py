@@ -39,8 +39,12 @@ Contract, for every method taking ``now`` (seconds since the epoch):
   ``email`` notice when the secret has an address (for a view, a burn by
   attempts, an expiry with no view), a ``webhook`` event for every change
   when ``webhook_events`` is set. The address leaves the secret when the
-  secret ends, and the notice when it is delivered or dropped (or its
-  receipt ends). A change that queues nothing writes nothing more than before.
+  secret ends, and the notice when it is delivered or dropped: not with its
+  receipt, which may end in the very purge that queued the notice (with no
+  receipt retention). The worker drops a notice still undelivered
+  ``NOTICE_GIVE_UP`` seconds after it was queued; SQLite's ``purge`` drops
+  such notices too, for when no worker runs any more. A change that queues
+  nothing writes nothing more than before.
   ``claim_notices`` hands due notices out under a lease (until ``lease_until``;
   after that another worker may claim them again), so a killed worker loses
   nothing: delivery is at least once, each notice with its event id.
@@ -69,6 +73,8 @@ COUNTERS = (
     "notices_sent",
     "notices_dropped",
 )
+# A notice not delivered this many seconds after it was queued is dropped.
+NOTICE_GIVE_UP = 86_400
 # The notices' ways out; a queued notice goes out by exactly one.
 CHANNELS = ("email", "webhook")
 

@@ -12,7 +12,8 @@ own keys together, but then the counters could only be updated in a second,
 non-atomic command on another slot.) Per shard ``{0042}``:
 
     mayfly:{0042}:receipt:<id>  hash    states and times, the manage hash;
-                                        expires (PEXPIREAT) at keep_until
+                                        expires (PEXPIREAT) at keep_until (or
+                                        later if it may owe an expiry notice)
     mayfly:{0042}:secret:<id>   hash    ciphertext, proof hashes, kdf;
                                         expires at expires_at
     mayfly:{0042}:expiring      zset    ids still waiting, by expires_at
@@ -48,7 +49,8 @@ at 1 (the answer, which needs no view), and its answer, reply 1, is dropped
 when the request ends in any way. A receipt without ``kind`` is a secret's.
 
 Expiry. Redis itself deletes a ciphertext (and its proof hashes) at
-expires_at and a receipt at keep_until, whether or not mayfly ever purges.
+expires_at and a receipt at keep_until (a day after expires_at at the earliest
+when it may owe a notice), whether or not mayfly ever purges.
 Between the two, the receipt still says "waiting" until a purge marks it;
 the rules report it "expired" from the times it holds.
 ``purge`` only keeps the books: it walks the shards' indexes for entries that
@@ -97,6 +99,7 @@ from ..errors import ConfigError, StorageTooNew, StorageUnavailable
 from . import REDIS_SCHEMES
 from .base import (
     COUNTERS,
+    NOTICE_GIVE_UP,
     Live,
     NewRecord,
     Notice,
@@ -332,15 +335,15 @@ return ciphertext
 """
 
 _CLAIM_NOTICES = """
--- KEYS: a shard's notices, notices:due, counters. ARGV: now, lease_until, limit,
--- the shard's key prefix. A notice whose receipt has ended is dropped unsent: the
--- address is kept no longer than the receipt (the receipt's key is in this slot).
+-- KEYS: a shard's notices, notices:due, counters. ARGV: now, lease_until, limit.
+-- A notice outlives its receipt: with no receipt retention, the purge that queues
+-- an expiry also ends the receipt. The worker drops what it cannot deliver.
 local out = {}
 for _, key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0,
     tonumber(ARGV[3]))) do
   local raw = redis.call('HGET', KEYS[1], key)
   local entry = raw and cjson.decode(raw)
-  if entry and redis.call('EXISTS', ARGV[4] .. 'receipt:' .. entry.secret_id) == 1 then
+  if entry then
     entry.attempts = entry.attempts + 1
     raw = cjson.encode(entry)
     redis.call('HSET', KEYS[1], key, raw)
@@ -558,9 +561,21 @@ class RedisStorage(Storage):
         address, language = record.notify_address or "", record.notify_language or ""
         self._run("create", record.id, _num(record.created_at), _num(record.created_at),
                   _num(record.expires_at), _num(record.keep_until), record.max_views,
-                  _ms(record.expires_at), _ms(record.keep_until), record.manage_hash,
+                  _ms(record.expires_at), _ms(self._receipt_ttl(record)), record.manage_hash,
                   record.ciphertext, record.link_hash, record.access_hash, kdf,
                   reply.public_key, reply.wrapped_key, record.kind, address, language)
+
+    def _receipt_ttl(self, record: NewRecord) -> float:
+        """When Redis may delete a receipt: keep_until, or later if it may owe a notice.
+
+        The purge that marks a secret expired reads the address from its receipt;
+        with no receipt retention, Redis's own clock would delete the receipt at
+        expires_at, before that purge. Reads still end at keep_until, and the purge
+        deletes the receipt then, by mayfly's clock.
+        """
+        if record.notify_address is None and not self.webhook_events:
+            return record.keep_until
+        return max(record.keep_until, record.expires_at + NOTICE_GIVE_UP)
 
     def lookup(self, secret_id: str, now: float) -> Live | None:
         row = self._run("lookup", secret_id, _num(now))
@@ -700,7 +715,7 @@ class RedisStorage(Storage):
         for shard, found in enumerate(due):
             if found and len(claimed) < limit:
                 raws = self._run_queue("claim_notices", shard, _num(now), _num(lease_until),
-                                       limit - len(claimed), shard_prefix(shard))
+                                       limit - len(claimed))
                 claimed += [_notice(json.loads(raw)) for raw in raws]
         return claimed
 

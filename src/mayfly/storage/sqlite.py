@@ -31,6 +31,7 @@ from ..errors import StorageTooNew, StorageUnavailable
 from . import migrations
 from .base import (
     COUNTERS,
+    NOTICE_GIVE_UP,
     Live,
     NewRecord,
     Notice,
@@ -499,9 +500,12 @@ class SQLiteStorage(Storage):
             db.execute("DELETE FROM ciphertexts WHERE id IN (SELECT secret_id || '/' || number"
                        f" FROM replies WHERE secret_id IN ({old}))", (now,))
             db.execute(f"DELETE FROM replies WHERE secret_id IN ({old})", (now,))
-            db.execute(f"DELETE FROM notices WHERE secret_id IN ({old})", (now,))
+            # Not the receipts' notices: the expiry queued above may be one of them.
+            stale = db.execute("DELETE FROM notices WHERE queued_at <= ?",
+                               (now - NOTICE_GIVE_UP,)).rowcount
             receipts = db.execute("DELETE FROM secrets WHERE keep_until <= ?", (now,)).rowcount
             self._count(db, "secrets_expired_unread", unread)
+            self._count(db, "notices_dropped", stale)
         if expired or receipts:
             self._scrubber.soon()
         return Purged(expired=expired, receipts=receipts)
