@@ -207,5 +207,5 @@ def test_hostile_bodies_do_not_grow_a_uwsgi_worker(tmp_path):
                 continue
             assert response.status_code in {400, 413}, response.text[:200]
         growth = max(peak_rss_kib(pid) - before[pid] for pid in before)
-    # Reading the 14 MB create body once, and joining its pieces, is all it may cost.
+    # Reading the 14 MB create body once (into one buffer) is all it may cost.
     assert growth < 48 * 1024, f"a worker grew by {growth // 1024} MiB"
