@@ -120,9 +120,13 @@ class SmtpReceiver:
 
 
 class WebhookReceiver:
-    """An HTTP server on loopback that checks each event's signature and keeps the good ones."""
+    """An HTTP server on loopback that checks each event's signature and keeps the good ones.
 
-    def __init__(self, port: int, secret: str = WEBHOOK_SECRET):
+    With ``tls`` (a certificate and its key, from make_certificate) it speaks HTTPS.
+    """
+
+    def __init__(self, port: int, secret: str = WEBHOOK_SECRET,
+                 tls: tuple[Path, Path] | None = None):
         self.secret = secret.encode()
         self.events: list[dict] = []
         self.bad_signatures = 0
@@ -152,7 +156,11 @@ class WebhookReceiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{port}/mayfly-events"
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/mayfly-events"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> WebhookReceiver:
