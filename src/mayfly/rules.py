@@ -87,7 +87,8 @@ def _int(body: dict, name: str, default: int, low: int, high: int) -> int:
 
 def _bytes(body: dict, name: str, size: int | None = None) -> bytes | bytearray:
     value = body.get(name)
-    if not isinstance(value, str):
+    # A memoryview is a long value left as the body's bytes (bodies.parse_json).
+    if not isinstance(value, str | memoryview):
         raise InvalidInput(f"{name} is required, as a base64url string", field=name)
     try:
         data = crypto.b64decode_large(value)

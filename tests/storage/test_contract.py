@@ -79,6 +79,26 @@ def test_take_hands_out_the_ciphertext_and_counts_down(storage):
     assert storage.lookup(record.id, NOW + 3) is None
 
 
+@pytest.mark.parametrize("size", [256 * 1024, 256 * 1024 + 1, 3 * 1024 * 1024 + 7])
+def test_a_large_ciphertext_comes_back_whole_at_each_view(storage, size):
+    ciphertext = b"\x01" + os.urandom(size - 1)
+    record = new_record(views=2, ciphertext=bytearray(ciphertext))
+    storage.create(record)
+    assert storage.take(record.id, NOW + 1).ciphertext == ciphertext
+    assert storage.take(record.id, NOW + 2).ciphertext == ciphertext
+    assert storage.take(record.id, NOW + 3) is None
+
+
+def test_a_large_reply_comes_back_whole_once(storage):
+    ciphertext = b"\x04" + os.urandom(1024 * 1024 + 3)
+    record = new_record(reply_key=REPLY_KEY)
+    storage.create(record)
+    storage.take(record.id, NOW + 1)
+    number = storage.post_reply(record.id, bytearray(ciphertext), NOW + 2)
+    assert storage.take_reply(record.id, number, NOW + 3) == ciphertext
+    assert storage.take_reply(record.id, number, NOW + 4) is None
+
+
 def test_secret_is_gone_after_last_view_but_receipt_remains(storage):
     record = new_record()
     storage.create(record)
