@@ -82,6 +82,16 @@ def test_reveal_returns_the_ciphertext_once(client):
 
 
 @pytest.mark.every_backend
+@pytest.mark.parametrize("size", [100_000, 3 * 1024 * 1024])
+def test_a_large_ciphertext_comes_back_whole_at_each_view(client, size):
+    made = make_secret(client, size=size, max_views=2)
+    for views_left in (1, 0):
+        response = reveal(client, made)
+        assert response.get_json()["ciphertext"] == b64encode(made.ciphertext)
+        assert response.get_json()["views_left"] == views_left
+
+
+@pytest.mark.every_backend
 def test_max_views_allows_exactly_that_many_reveals(client):
     made = make_secret(client, max_views=3)
     assert [reveal(client, made).get_json()["views_left"] for _ in range(3)] == [2, 1, 0]

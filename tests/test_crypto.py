@@ -164,13 +164,31 @@ def test_b64decode_accepts_only_canonical_unpadded_base64url(text):
             crypto.b64decode(text)
 
 
+def as_body_bytes(text: str) -> memoryview:
+    """A string as bodies.parse_json may hand it over: a view of the body's UTF-8 bytes."""
+    return memoryview(b'"' + text.encode() + b'"')[1:-1]
+
+
+@pytest.mark.parametrize("form", [str, as_body_bytes])
 @pytest.mark.parametrize("bad", ["+", "/", "=", " ", "\n", "\x00", "\x7f", "é", "=="])
 @pytest.mark.parametrize("at", [0, 4 * 65536 - 1, 4 * 65536, 600_000])
-def test_b64decode_refuses_a_character_outside_base64url_in_any_slice(bad, at):
+def test_b64decode_refuses_a_character_outside_base64url_in_any_slice(form, bad, at):
     text = crypto.b64encode(os.urandom(600_003))
     text = text[:at] + bad + text[at + len(bad):]
     with pytest.raises(ValueError):
-        crypto.b64decode_large(text)
+        crypto.b64decode_large(form(text))
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 600_001])
+def test_b64decode_large_reads_the_ascii_bytes_of_a_body_as_it_reads_a_string(size):
+    data = os.urandom(size)
+    assert crypto.b64decode_large(as_body_bytes(crypto.b64encode(data))) == data
+
+
+@pytest.mark.parametrize("text", ["AB", "AAB", "a", "abc="])
+def test_b64decode_large_refuses_the_bytes_of_a_non_canonical_string(text):
+    with pytest.raises(ValueError):
+        crypto.b64decode_large(as_body_bytes(text))
 
 
 @pytest.mark.parametrize("text", ["AB==", "ABC=", "AQ==", "QUJD\nREV", b"QUJD", None])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 
 from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -28,6 +29,15 @@ MAX_DEPTH = 2
 _TOKEN_START = re.compile(rb'["\[\]{},:]')
 _QUOTE, _BACKSLASH = ord('"'), ord("\\")
 _OPEN, _CLOSE = frozenset(b"[{"), frozenset(b"]}")
+_COLON = ord(":")
+# An object value longer than this (a ciphertext) is not decoded into a str.
+LONG_VALUE = 64 * 1024
+# The fields whose value may stay bytes: the rules decode them as base64url.
+_LONG_FIELDS = frozenset({"ciphertext"})
+# Stands for a long value during the parse; the random part is this process's own.
+_MARKER_TEXT = "\x00mayfly-long-" + secrets.token_hex(16) + "-"
+_MARKER = _MARKER_TEXT.replace("\x00", "\\u0000")
+_PIECE = 64 * 1024
 # The endpoints whose body carries a ciphertext: a secret, a reply, a request, an answer.
 _CARRY_CIPHERTEXT = frozenset({"api.create_secret", "api.post_reply", "api.create_request",
                                "api.answer_request"})
@@ -51,22 +61,32 @@ def _string_end(data: bytes, start: int) -> int:
     raise InvalidInput("the body is not valid JSON")  # a string that never ends
 
 
-def check_shape(data: bytes) -> None:
-    """Refuse a document with more tokens or deeper nesting than the API ever sends."""
-    tokens = depth = pos = 0
+def check_shape(data: bytes) -> list[tuple[int, int]]:
+    """Refuse a document with more tokens or deeper nesting than the API ever sends.
+
+    Returns where the long object values without escapes are (their content,
+    quotes excluded), which parse_json can then leave as bytes.
+    """
+    tokens = depth = pos = previous = 0
+    long_values = []
     while match := _TOKEN_START.search(data, pos):
         tokens += 1
         if tokens > MAX_TOKENS:
             raise InvalidInput("the body has more fields or values than any request needs")
         first, pos = data[match.start()], match.end()
         if first == _QUOTE:
-            pos = _string_end(data, pos)
+            start, pos = pos, _string_end(data, pos)
+            if previous == _COLON and pos - 1 - start > LONG_VALUE \
+                    and data.find(b"\\", start, pos - 1) < 0:
+                long_values.append((start, pos - 1))
         elif first in _OPEN:
             depth += 1
             if depth > MAX_DEPTH:
                 raise InvalidInput("the body is nested deeper than any request needs")
         elif first in _CLOSE:
             depth -= 1
+        previous = first
+    return long_values
 
 
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
@@ -78,26 +98,81 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
     return document
 
 
+class _Reparse(Exception):
+    """A long value was not where bytes may stand for it: parse the whole body as usual."""
+
+
+def _without_long_values(data: bytes, spans: list[tuple[int, int]]) -> object:
+    """Parse with each long value replaced by a marker, then put back as a memoryview.
+
+    json.loads of a 13 MB body holds the body, its decoded text and the
+    ciphertext's string at once (three copies); here the ciphertext stays in
+    the body's bytes. The marker holds a per-process random part, so that no
+    client can send a string the parse would take for one.
+    """
+    view = memoryview(data)
+    pieces, pos = [], 0
+    for number, (start, end) in enumerate(spans):
+        pieces += [view[pos:start], f"{_MARKER}{number}".encode("ascii")]
+        pos = end
+    pieces.append(view[pos:])
+    found: list[int] = []
+
+    def restore(pairs: list[tuple[str, object]]) -> dict:
+        for index, (key, value) in enumerate(pairs):
+            if isinstance(value, str) and value.startswith(_MARKER_TEXT):
+                if key not in _LONG_FIELDS:
+                    raise _Reparse()
+                found.append(number := int(value[len(_MARKER_TEXT):]))
+                pairs[index] = (key, view[slice(*spans[number])])
+        return _unique_keys(pairs)
+
+    document = json.loads(b"".join(pieces), object_pairs_hook=restore)
+    if sorted(found) != list(range(len(spans))):
+        raise _Reparse()
+    return document
+
+
 def parse_json(data: bytes) -> object:
-    """A JSON document of a shape the API uses, without duplicate keys; else InvalidInput."""
-    check_shape(data)
+    """A JSON document of a shape the API uses, without duplicate keys; else InvalidInput.
+
+    A long ciphertext comes back as a memoryview of the body's base64url
+    (ASCII bytes, still to be checked by its decoder), not as a str.
+    """
+    long_values = check_shape(data)
     try:
+        if long_values:
+            try:
+                return _without_long_values(data, long_values)
+            except _Reparse:
+                pass
         return json.loads(data, object_pairs_hook=_unique_keys)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("the body is not valid JSON") from None
 
 
-def read_body() -> bytes:
+def read_body() -> bytes | bytearray:
     """The request's body, within its endpoint's limit.
 
     Read in pieces rather than with get_data(): for a streamed body (no
     Content-Length) Werkzeug's readall stops silently at the limit, which
     would turn an oversized body into a truncated one instead of a 413.
     """
-    stream, pieces = request.stream, []
-    while piece := stream.read(64 * 1024):
-        pieces.append(piece)
-    return b"".join(pieces)
+    stream, length = request.stream, request.content_length
+    if length is None:
+        pieces = []
+        while piece := stream.read(_PIECE):
+            pieces.append(piece)
+        return b"".join(pieces)
+    # A declared length: one buffer filled in place. Joining pieces held a
+    # 13 MB body twice at the join.
+    body = bytearray(length)
+    with memoryview(body) as view:
+        filled = 0
+        while filled < length and (got := stream.readinto(view[filled : filled + _PIECE])):
+            filled += got
+    del body[filled:]
+    return body
 
 
 def init_app(app: Flask, create_limit: int) -> None:

@@ -77,18 +77,31 @@ def b64decode(text: str) -> bytes:
     return bytes(b64decode_large(text))
 
 
-def b64decode_large(text: str) -> bytearray:
-    """b64decode into one buffer of the exact size: no whole copy of a large value."""
-    if not isinstance(text, str) or len(text) % 4 == 1 or not text.isascii():
+def b64decode_large(text: str | memoryview) -> bytearray:
+    """b64decode into one buffer of the exact size: no whole copy of a large value.
+
+    ``text`` may also be the ASCII bytes of the string, as a memoryview (a
+    request body's ciphertext, bodies.parse_json): its bytes are checked alike.
+    """
+    if isinstance(text, memoryview):
+        if text.format != "B" or text.ndim != 1:
+            raise ValueError("not unpadded base64url")
+        last = chr(text[-1]) if text else ""
+    elif not isinstance(text, str) or not text.isascii():
+        raise ValueError("not unpadded base64url")
+    else:
+        last = text[-1:]
+    if len(text) % 4 == 1:
         raise ValueError("not unpadded base64url")
     # Canonical only: the bits of the last character beyond the data must be zero.
     spare_bits = {0: 0, 2: 0b1111, 3: 0b11}[len(text) % 4]
-    if text and _ALPHABET.index(text[-1]) & spare_bits:
+    if last and _ALPHABET.index(last) & spare_bits:
         raise ValueError("not canonical base64url")
     decoded = bytearray(len(text) * 3 // 4)
     position = 0
     for start in range(0, len(text), _SLICE):
-        piece = text[start : start + _SLICE].encode("ascii")
+        piece = text[start : start + _SLICE]
+        piece = piece.encode("ascii") if isinstance(piece, str) else bytes(piece)
         # Deleting the alphabet leaves exactly the bytes outside it (in C, not
         # a regular expression walking 13 MB a character at a time).
         if piece.translate(None, _ALPHABET_BYTES):

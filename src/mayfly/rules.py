@@ -43,6 +43,7 @@ WRAPPED_KEY_BYTES = MIN_CIPHERTEXT + crypto.PRIVATE_KEY_BYTES
 CREATE_FIELDS = {"ciphertext", "link_proof_hash", "access_proof_hash", "kdf", "expires_in",
                  "max_views", "reply_key", "notify_email"}
 REVEAL_FIELDS = {"link_proof", "access_proof"}
+WRONG_LINK = "the link proof does not match: is the link complete?"
 # Compared with when there is no receipt, so that a missing id costs what a wrong token does.
 _NO_RECEIPT = bytes(32)
 REPLY_KEY_FIELDS = {"public_key", "wrapped_private_key"}
@@ -86,7 +87,8 @@ def _int(body: dict, name: str, default: int, low: int, high: int) -> int:
 
 def _bytes(body: dict, name: str, size: int | None = None) -> bytes | bytearray:
     value = body.get(name)
-    if not isinstance(value, str):
+    # A memoryview is a long value left as the body's bytes (bodies.parse_json).
+    if not isinstance(value, str | memoryview):
         raise InvalidInput(f"{name} is required, as a base64url string", field=name)
     try:
         data = crypto.b64decode_large(value)
@@ -291,7 +293,7 @@ class Rules:
     def _check_link(live: Live, link_proof: bytes) -> None:
         # A wrong link proof means the caller lacks the link: nothing is counted.
         if not hmac.compare_digest(crypto.proof_hash(link_proof), live.link_hash):
-            raise Forbidden("the link proof does not match: is the link complete?")
+            raise Forbidden(WRONG_LINK)
 
     def _check_access(self, live: Live, access_proof: bytes) -> None:
         """The passphrase's proof; a wrong one counts an attempt (and may burn)."""
@@ -303,13 +305,16 @@ class Rules:
 
     def reveal(self, secret_id: str, link_proof: bytes, access_proof: bytes) -> Taken:
         """Check both proofs, then use up one view atomically."""
-        live = self.metadata(secret_id)
-        self._check_link(live, link_proof)
-        self._check_access(live, access_proof)
-        taken = self.storage.take(secret_id, self.clock())
-        if taken is None:
+        revealed = valid_id(secret_id) and self.storage.reveal(
+            secret_id, self.clock(), crypto.proof_hash(link_proof),
+            crypto.proof_hash(access_proof), self.settings.max_attempts)
+        if not revealed:
             raise SecretGone()
-        return replace(taken, reply_public_key=live.reply_public_key)
+        if revealed.wrong_link:
+            raise Forbidden(WRONG_LINK)
+        if revealed.attempts_left is not None:
+            raise WrongPassphrase(attempts_left=revealed.attempts_left)
+        return revealed.taken
 
     def _reply_receipt(self, secret_id: str, link_proof: bytes) -> Receipt:
         """The receipt of a secret that accepts replies, given the reader's link proof."""
@@ -317,7 +322,7 @@ class Rules:
         if not receipt or receipt.reply_hash is None or receipt.kind != "secret":
             raise SecretGone()
         if not hmac.compare_digest(crypto.proof_hash(link_proof), receipt.reply_hash):
-            raise Forbidden("the link proof does not match: is the link complete?")
+            raise Forbidden(WRONG_LINK)
         return receipt
 
     def reply_key(self, secret_id: str, link_proof: bytes) -> Receipt:

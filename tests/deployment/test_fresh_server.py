@@ -34,8 +34,9 @@ import requests
 from mayfly import crypto
 from mayfly.client import Client, Link
 
+from ..notices.receivers import WEBHOOK_SECRET, SmtpReceiver, WebhookReceiver, make_certificate
 from .guest import Guest
-from .stack import DOMAIN, EMAIL, REPO, Pebble, nss_home_trusting, resolving, tool
+from .stack import DOMAIN, EMAIL, REPO, Pebble, free_ports, nss_home_trusting, resolving, tool
 from .test_stack import browser_story
 
 pytestmark = pytest.mark.slow
@@ -303,6 +304,102 @@ def test_the_journal_of_mayflys_units_has_no_warning(server):
     assert warnings.strip() in {"", "-- No entries --"}, warnings
     everything = server.guest.nsenter(["journalctl", "-b", "-o", "cat", *units]).stdout
     assert "Traceback" not in everything
+
+
+# --- Notices (email and webhook), set up as docs/deployment.md says ------------------------
+
+# Where the operator's relay CA goes on Debian (update-ca-certificates reads it).
+RELAY_CA = "/usr/local/share/ca-certificates/mayfly-test-relay.crt"
+WATCHER = "watcher@example.org"
+# uWSGI workers the installer asks for by default (--processes).
+PROCESSES = 5
+
+
+@pytest.fixture
+def receivers(tmp_path):
+    """An SMTP relay (STARTTLS, AUTH) and an HTTPS webhook on the host's loopback.
+
+    Both show a certificate of the test's own CA. The guest shares the host's
+    network, so the guest's 127.0.0.1 reaches them.
+    """
+    cert, key = make_certificate(tmp_path / "relay-tls")
+    smtp_port, hook_port = free_ports(2)
+    smtp = SmtpReceiver(smtp_port, cert, key).start()
+    hook = WebhookReceiver(hook_port, tls=(cert, key)).start()
+    yield smtp, hook, cert
+    smtp.stop()
+    hook.stop()
+
+
+def notice_settings(smtp: SmtpReceiver, hook: WebhookReceiver) -> str:
+    """docs/deployment.md's notice lines, its example values swapped for the receivers'."""
+    block = documented_commands("## Notices (email and webhook)")
+    for example, ours in (("smtp://mayfly:PASSWORD@smtp.example.org:587", smtp.url),
+                          ("https://ops.example.org/mayfly-events", hook.url),
+                          ("a-long-random-string", WEBHOOK_SECRET)):
+        assert block.count(example) == 1, example
+        block = block.replace(example, ours)
+    return block
+
+
+def mayfly_journal(server: Server) -> str:
+    """mayfly.service's lines since the guest booted."""
+    return server.guest.nsenter(["journalctl", "-b", "-u", "mayfly.service", "-o", "cat"]).stdout
+
+
+def test_notices_configured_as_documented_mail_the_sender_and_sign_the_webhook(
+        server, receivers):
+    smtp, hook, cert = receivers
+    # The relay's certificate comes from a private CA: trusted as an operator would.
+    shutil.copy(cert, server.guest.path(RELAY_CA))
+    server.guest.run("update-ca-certificates")
+    env_file = server.guest.path("/etc/mayfly/mayfly.env")
+    before = env_file.read_text()
+    env_file.write_text(before + notice_settings(smtp, hook))
+    server.install()
+    try:
+        assert env_file.stat().st_mode & 0o777 == 0o640  # it holds passwords now
+        assert (env_file.stat().st_uid, env_file.stat().st_gid) == (0, 0)
+        assert server.show("mayfly.service", "PrivateNetwork") == "no"
+        families = server.show("mayfly.service", "RestrictAddressFamilies").split()
+        assert {"AF_INET", "AF_INET6", "AF_UNIX"} <= set(families)
+        assert len(children(server, server.show("mayfly.service", "MainPID"))) == PROCESSES + 1
+        assert "notices: email and webhook, delivered by a uWSGI mule" in mayfly_journal(server)
+
+        sent = mayfly(server, "send", "--notify", WATCHER, stdin="the key is under the mat\n")
+        assert sent.returncode == 0, sent.stderr
+        link = sent.stdout.split()[0]
+        read = mayfly(server, "read", link)
+        assert read.returncode == 0 and "the key is under the mat" in read.stdout, read.stderr
+
+        [mail] = smtp.wait_for(1)
+        [event] = hook.wait_for(1)
+        time.sleep(3)  # a second copy of either would have come by now
+        assert len(smtp.mails()) == 1 and len(hook.events) == 1
+        [(_, recipients, over_tls)] = smtp.messages
+        assert recipients == [WATCHER] and over_tls
+        assert str(mail["Subject"]) == "mayfly: your message was read"
+        secret_id = Link.parse(link).id
+        text = mail.as_string()
+        for leak in (secret_id, BASE, DOMAIN, "under the mat", "http"):
+            assert leak not in text, leak
+        assert event["id"] == secret_id and event["state"] == "read"
+        assert hook.bad_signatures == 0 and "@" not in json.dumps(event)
+
+        # The mule's lines ("mayfly notices: ...") would name any failed delivery.
+        lines = mayfly_journal(server)
+        problems = [line for line in lines.splitlines() if line.startswith("mayfly notices:")
+                    and any(word in line for word in ("failed", "unavailable", "rror"))]
+        assert problems == [] and "Traceback" not in lines, lines[-3000:]
+    finally:
+        # The operator takes the settings out again: back to no network at all.
+        env_file.write_text(before)
+        server.install()
+    assert server.show("mayfly.service", "PrivateNetwork") == "yes"
+    assert server.show("mayfly.service", "RestrictAddressFamilies") == "AF_UNIX"
+    # The workers alone: no mule.
+    assert len(children(server, server.show("mayfly.service", "MainPID"))) == PROCESSES
+    assert server.session().get(f"{BASE}/healthz", timeout=10).status_code == 200
 
 
 # --- The sandbox, as the running service meets it ---------------------------------------

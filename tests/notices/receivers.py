@@ -28,8 +28,8 @@ SMTP_USER, SMTP_PASSWORD = "mayfly", "s3cret-relay-password"
 WEBHOOK_SECRET = "a-webhook-secret-of-the-operator"
 
 
-def make_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (cert.pem, key.pem): the test's own CA."""
+def make_certificate(folder: Path, addresses: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and ``addresses`` (cert.pem, key.pem): a CA."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mayfly test SMTP")])
     now = datetime.datetime.now(datetime.UTC)
@@ -39,8 +39,8 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
-            critical=False)
+            *(x509.IPAddress(ipaddress.ip_address(one)) for one in ("127.0.0.1", *addresses)),
+            x509.DNSName("localhost")]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256()))
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,9 +120,13 @@ class SmtpReceiver:
 
 
 class WebhookReceiver:
-    """An HTTP server on loopback that checks each event's signature and keeps the good ones."""
+    """An HTTP server on loopback that checks each event's signature and keeps the good ones.
 
-    def __init__(self, port: int, secret: str = WEBHOOK_SECRET):
+    With ``tls`` (a certificate and its key, from make_certificate) it speaks HTTPS.
+    """
+
+    def __init__(self, port: int, secret: str = WEBHOOK_SECRET,
+                 tls: tuple[Path, Path] | None = None):
         self.secret = secret.encode()
         self.events: list[dict] = []
         self.bad_signatures = 0
@@ -152,7 +156,11 @@ class WebhookReceiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{port}/mayfly-events"
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/mayfly-events"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> WebhookReceiver:

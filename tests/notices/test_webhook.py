@@ -1,4 +1,4 @@
-"""The operator's webhook event: its body, its signature."""
+"""The operator's webhook event: its body, its signature, whom it trusts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 
-from mayfly.notices.webhook import body, signature
+from mayfly.notices.webhook import body, signature, trusted_cas
 from mayfly.storage.base import Notice
 
 
@@ -24,3 +24,11 @@ def test_the_signature_is_the_hmac_sha256_of_the_body():
     expected = hmac.new(b"operator-secret", payload, hashlib.sha256).hexdigest()
     assert signature("operator-secret", payload) == "sha256=" + expected
     assert signature("another-secret!!", payload) != "sha256=" + expected
+
+
+def test_the_webhook_trusts_the_cas_the_smtp_client_trusts(tmp_path, monkeypatch):
+    # SSL_CERT_FILE moves OpenSSL's (and so smtplib's) store; the webhook follows it.
+    bundle = tmp_path / "operator-cas.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    assert trusted_cas() == str(bundle)

@@ -79,6 +79,26 @@ def test_take_hands_out_the_ciphertext_and_counts_down(storage):
     assert storage.lookup(record.id, NOW + 3) is None
 
 
+@pytest.mark.parametrize("size", [256 * 1024, 256 * 1024 + 1, 3 * 1024 * 1024 + 7])
+def test_a_large_ciphertext_comes_back_whole_at_each_view(storage, size):
+    ciphertext = b"\x01" + os.urandom(size - 1)
+    record = new_record(views=2, ciphertext=bytearray(ciphertext))
+    storage.create(record)
+    assert storage.take(record.id, NOW + 1).ciphertext == ciphertext
+    assert storage.take(record.id, NOW + 2).ciphertext == ciphertext
+    assert storage.take(record.id, NOW + 3) is None
+
+
+def test_a_large_reply_comes_back_whole_once(storage):
+    ciphertext = b"\x04" + os.urandom(1024 * 1024 + 3)
+    record = new_record(reply_key=REPLY_KEY)
+    storage.create(record)
+    storage.take(record.id, NOW + 1)
+    number = storage.post_reply(record.id, bytearray(ciphertext), NOW + 2)
+    assert storage.take_reply(record.id, number, NOW + 3) == ciphertext
+    assert storage.take_reply(record.id, number, NOW + 4) is None
+
+
 def test_secret_is_gone_after_last_view_but_receipt_remains(storage):
     record = new_record()
     storage.create(record)
@@ -109,6 +129,76 @@ def test_fail_counts_attempts_and_burns_at_the_limit(storage):
     assert storage.take(record.id, NOW) is None
     receipt = storage.receipt(record.id, NOW)
     assert (receipt.state, receipt.failed_attempts) == ("failed", 3)
+
+
+LINK, ACCESS = b"L" * 32, b"A" * 32  # the digests new_record stores
+
+
+def test_reveal_with_both_digests_right_takes_a_view(storage):
+    record = new_record(views=2, ciphertext=b"\x01secret bytes" + bytes(30),
+                        reply_key=REPLY_KEY)
+    storage.create(record)
+    revealed = storage.reveal(record.id, NOW + 1, LINK, ACCESS, 3)
+    assert (revealed.wrong_link, revealed.attempts_left) == (False, None)
+    assert revealed.taken.ciphertext == record.ciphertext
+    assert revealed.taken.views_left == 1
+    assert revealed.taken.reply_public_key == REPLY_KEY.public_key
+    assert storage.reveal(record.id, NOW + 2, LINK, ACCESS, 3).taken.views_left == 0
+    assert storage.reveal(record.id, NOW + 3, LINK, ACCESS, 3) is None
+    receipt = storage.receipt(record.id, NOW + 3)
+    assert (receipt.state, receipt.replies_left) == ("read", 2)
+
+
+def test_reveal_of_a_secret_without_reply_key_has_none(storage):
+    record = new_record()
+    storage.create(record)
+    assert storage.reveal(record.id, NOW, LINK, ACCESS, 3).taken.reply_public_key is None
+
+
+def test_reveal_with_a_wrong_link_digest_counts_nothing(storage):
+    record = new_record()
+    storage.create(record)
+    for wrong in (b"l" * 32, b"L" * 31 + b"l", b"", b"L" * 33):
+        assert storage.reveal(record.id, NOW, wrong, ACCESS, 3).wrong_link is True
+    live = storage.lookup(record.id, NOW)
+    assert (live.views_left, live.failed_attempts) == (1, 0)
+    assert storage.counters()["failed_attempts"] == 0
+
+
+def test_reveal_with_a_wrong_access_digest_counts_an_attempt_and_burns_at_the_limit(storage):
+    record = new_record()
+    storage.create(record)
+    lefts = [storage.reveal(record.id, NOW, LINK, b"a" * 32, 3).attempts_left
+             for _ in range(3)]
+    assert lefts == [2, 1, 0]
+    assert storage.reveal(record.id, NOW, LINK, ACCESS, 3) is None
+    receipt = storage.receipt(record.id, NOW)
+    assert (receipt.state, receipt.failed_attempts) == ("failed", 3)
+    assert storage.counters()["secrets_burned_by_attempts"] == 1
+
+
+def test_reveal_of_an_unknown_or_expired_id_is_none(storage):
+    record = new_record(lifetime=60)
+    storage.create(record)
+    assert storage.reveal("x" * 24, NOW, LINK, ACCESS, 3) is None
+    assert storage.reveal(record.id, NOW + 60, LINK, ACCESS, 3) is None
+    assert storage.reveal(record.id, NOW + 60, b"l" * 32, ACCESS, 3) is None
+    assert storage.receipt(record.id, NOW + 60).views_left == 1
+
+
+def test_reveal_is_atomic_across_threads(storage):
+    record = new_record(views=3)
+    storage.create(record)
+    start = threading.Barrier(16)
+
+    def attempt(_):
+        start.wait()
+        return storage.reveal(record.id, NOW, LINK, ACCESS, 3)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(attempt, range(16)))
+    winners = [r.taken for r in results if r is not None]
+    assert sorted(w.views_left for w in winners) == [0, 1, 2]
 
 
 def test_burn_destroys_a_live_secret_once(storage):

@@ -42,6 +42,14 @@ def test_a_secret_says_it_is_a_secret_and_cannot_be_peeked(storage):
     assert storage.peek(record.id, NOW) is None
 
 
+def test_a_request_is_never_revealed_and_nothing_is_counted(storage):
+    record = created(storage)
+    assert storage.reveal(record.id, NOW, b"L" * 32, b"A" * 32, 3) is None
+    assert storage.reveal(record.id, NOW, b"L" * 32, b"a" * 32, 3) is None
+    assert storage.lookup(record.id, NOW).failed_attempts == 0
+    assert storage.peek(record.id, NOW) == NOTE
+
+
 def test_peeking_at_the_note_changes_nothing(storage):
     record = created(storage)
     for second in range(5):

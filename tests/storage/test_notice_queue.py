@@ -122,12 +122,27 @@ def test_a_retried_notice_is_due_at_its_time_and_a_dropped_one_is_counted(storag
     assert storage.counters()["notices_dropped"] == 1
 
 
-def test_notices_go_with_their_receipt(storage):
-    record = noticed(lifetime=60, keep=60)
+def test_an_expiry_notice_outlives_a_receipt_that_ends_with_the_secret(storage):
+    # MAYFLY_RECEIPT_RETENTION=0: the purge that marks the secret expired also
+    # ends its receipt; the notice it queued must survive that.
+    record = noticed(lifetime=60, keep=0)
     storage.create(record)
-    storage.take(record.id, NOW)
-    storage.purge(NOW + 121)
-    assert claim(storage, NOW + 121) == []
+    storage.purge(NOW + 61)
+    [notice] = claim(storage, NOW + 61)
+    assert (notice.state, notice.address, notice.event_id) == (
+        "expired", "sender@example.org", f"{record.id}:expired")
+    assert storage.receipt(record.id, NOW + 61) is None
+
+
+def test_a_queued_notice_outlives_its_receipt_until_it_is_sent(storage):
+    record = noticed(lifetime=60, keep=0)
+    storage.create(record)
+    storage.take(record.id, NOW + 59)
+    storage.purge(NOW + 61)
+    [notice] = claim(storage, NOW + 61)
+    assert (notice.state, notice.event_id) == ("read", f"{record.id}:read:1")
+    storage.notice_done(notice, "notices_sent")
+    assert claim(storage, NOW + 10 * LEASE) == []
 
 
 def dump(storage) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -22,3 +23,18 @@ def test_secret_with_a_two_second_lifetime_is_gone_after_it(storage):
     assert storage.lookup(record.id, time.time()) is None
     assert storage.take(record.id, time.time()) is None
     assert storage.receipt(record.id, time.time()) is not None
+
+
+def test_an_unread_secret_without_receipt_retention_still_queues_its_expiry_notice(storage):
+    # Redis deletes keys on its own clock: the receipt, which holds the address,
+    # must not be gone before the purge that notices the expiry.
+    now = time.time()
+    record = dataclasses.replace(new_record(), created_at=now, expires_at=now + 1,
+                                 keep_until=now + 1, notify_address="sender@example.org",
+                                 notify_language="en")
+    storage.create(record)
+    time.sleep(max(0.0, now + 1.2 - time.time()))
+    storage.purge(time.time())
+    notices = storage.claim_notices(time.time(), time.time() + 60, 10)
+    assert [(notice.state, notice.address) for notice in notices] == [
+        ("expired", "sender@example.org")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 from datetime import UTC, datetime
 
 import requests
@@ -36,10 +37,22 @@ def signature(secret: str, payload: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
 
 
+def trusted_cas() -> str | bool:
+    """The CA certificates the SMTP client trusts too: the system's (or SSL_CERT_FILE).
+
+    requests would use its own list (certifi), and a private CA the operator added
+    with update-ca-certificates would then count for mail but not for the webhook.
+    True (requests' list) where the system has no CA file (a container without
+    ca-certificates), rather than an empty store that would trust nobody.
+    """
+    return ssl.get_default_verify_paths().cafile or True
+
+
 def post(url: str, secret: str, notice: Notice) -> None:
     """POST one event; anything but a 2xx (or no answer) raises."""
     payload = body(notice)
-    answer = requests.post(url, data=payload, timeout=TIMEOUT, allow_redirects=False, headers={
+    answer = requests.post(url, data=payload, timeout=TIMEOUT, allow_redirects=False,
+                           verify=trusted_cas(), headers={
         "Content-Type": "application/json",
         SIGNATURE_HEADER: signature(secret, payload),
         "X-Mayfly-Event-Id": notice.event_id,

@@ -17,10 +17,9 @@ from collections.abc import Callable
 
 import requests
 
-from ..config import DAY
 from ..errors import StorageUnavailable
 from ..rules import Rules
-from ..storage.base import Notice
+from ..storage.base import NOTICE_GIVE_UP, Notice
 from . import mail, webhook
 from .config import parse_smtp_url
 
@@ -32,7 +31,7 @@ POLL = 1.0
 # Back-off doubles from MAYFLY_NOTICE_RETRY up to this; a notice undelivered for
 # GIVE_UP seconds is dropped (and counted in /metrics).
 LONGEST_WAIT = 3600
-GIVE_UP = DAY
+GIVE_UP = NOTICE_GIVE_UP
 
 
 class Permanent(Exception):

@@ -12,6 +12,13 @@ Contract, for every method taking ``now`` (seconds since the epoch):
   concurrent callers, at most ``views_left`` get the ciphertext. The step that
   hands out the last view removes the ciphertext in the same step, and the
   change is durable (as the backend documents) before the method returns.
+* ``reveal`` is what the rules do to reveal a secret, given the SHA-256 of the
+  presented proofs: a look-up (a request is not revealed), the link proof's
+  check (a mismatch counts nothing), the access proof's (a mismatch is a
+  ``fail``), then a ``take``. The base class does it in these steps, each
+  atomic, as SQLite's writes are cheap; a backend that can do it all in one
+  atomic step (Redis: one script, one round trip) overrides it. Digests are
+  compared in constant time.
 * ``fail`` counts one failed attempt atomically and, on reaching
   ``max_attempts``, burns the secret in the same step.
 * ``take``, ``fail``, ``burn`` and ``purge`` update the receipt and the
@@ -39,8 +46,12 @@ Contract, for every method taking ``now`` (seconds since the epoch):
   ``email`` notice when the secret has an address (for a view, a burn by
   attempts, an expiry with no view), a ``webhook`` event for every change
   when ``webhook_events`` is set. The address leaves the secret when the
-  secret ends, and the notice when it is delivered or dropped (or its
-  receipt ends). A change that queues nothing writes nothing more than before.
+  secret ends, and the notice when it is delivered or dropped: not with its
+  receipt, which may end in the very purge that queued the notice (with no
+  receipt retention). The worker drops a notice still undelivered
+  ``NOTICE_GIVE_UP`` seconds after it was queued; SQLite's ``purge`` drops
+  such notices too, for when no worker runs any more. A change that queues
+  nothing writes nothing more than before.
   ``claim_notices`` hands due notices out under a lease (until ``lease_until``;
   after that another worker may claim them again), so a killed worker loses
   nothing: delivery is at least once, each notice with its event id.
@@ -50,7 +61,8 @@ Contract, for every method taking ``now`` (seconds since the epoch):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hmac
+from dataclasses import dataclass, replace
 
 # Counter names, exported by /metrics as mayfly_<name>_total.
 COUNTERS = (
@@ -69,6 +81,8 @@ COUNTERS = (
     "notices_sent",
     "notices_dropped",
 )
+# A notice not delivered this many seconds after it was queued is dropped.
+NOTICE_GIVE_UP = 86_400
 # The notices' ways out; a queued notice goes out by exactly one.
 CHANNELS = ("email", "webhook")
 
@@ -141,7 +155,16 @@ class Taken:
 
     ciphertext: bytes
     views_left: int
-    reply_public_key: bytes | None = None  # filled in by the rules, from the lookup
+    reply_public_key: bytes | None = None  # from the look-up (reveal), not from take
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """What a reveal of a live secret came to (``reveal`` returns None for one not live)."""
+
+    taken: Taken | None = None  # both proofs matched: the view, with the reply key
+    wrong_link: bool = False  # the link proof did not match: nothing was counted
+    attempts_left: int | None = None  # the access proof did not: counted (0: burned)
 
 
 @dataclass(frozen=True)
@@ -200,6 +223,22 @@ class Storage:
     def take(self, secret_id: str, now: float) -> Taken | None:
         """Atomically use up one view and return the ciphertext, or None if not live."""
         raise NotImplementedError
+
+    def reveal(self, secret_id: str, now: float, link_hash: bytes, access_hash: bytes,
+               max_attempts: int) -> Revealed | None:
+        """Check the proofs' digests and take a view or count an attempt; None if not live."""
+        live = self.lookup(secret_id, now)
+        if live is None or live.kind != "secret":
+            return None
+        if not hmac.compare_digest(link_hash, live.link_hash):
+            return Revealed(wrong_link=True)
+        if not hmac.compare_digest(access_hash, live.access_hash):
+            left = self.fail(secret_id, now, max_attempts)
+            return None if left is None else Revealed(attempts_left=left)
+        taken = self.take(secret_id, now)
+        if taken is None:
+            return None
+        return Revealed(taken=replace(taken, reply_public_key=live.reply_public_key))
 
     def peek(self, secret_id: str, now: float) -> bytes | None:
         """Return a live request's note (its ciphertext), or None. Never changes anything."""

@@ -31,6 +31,7 @@ from ..errors import StorageTooNew, StorageUnavailable
 from . import migrations
 from .base import (
     COUNTERS,
+    NOTICE_GIVE_UP,
     Live,
     NewRecord,
     Notice,
@@ -66,6 +67,8 @@ _ANSWERS = ("SELECT secret_id || '/' || number FROM replies JOIN secrets"
 _MAY_REPLY = f"keep_until > :now AND (kind = 'secret' OR {_LIVE.replace('?', ':now')})"
 # What a change needs to queue its notices, read in the change's own statement.
 _NOTIFY = "notify_address, notify_language, created_at"
+# A ciphertext up to this size is read in its row; a larger one in pieces of it.
+_INLINE = 256 * 1024
 _NOTICE_COLUMNS = ("key, event_id, channel, secret_id, state, at, views_left, created_at,"
                    " address, language, queued_at, due_at")
 
@@ -276,8 +279,7 @@ class SQLiteStorage(Storage):
                  reply and record.link_hash, record.kind, int(record.kind == "request"),
                  record.notify_address, record.notify_language),
             )
-            db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)",
-                       (record.id, record.ciphertext))
+            self._store_ciphertext(db, record.id, record.ciphertext)
             self._count(db, "requests_created" if record.kind == "request"
                         else "secrets_created")
 
@@ -313,11 +315,9 @@ class SQLiteStorage(Storage):
             if row is None:
                 return None
             views_left = row["views_left"]
-            # The last view reads the ciphertext as it deletes it: one statement, not two.
-            ciphertext = db.execute(
-                "DELETE FROM ciphertexts WHERE id = ? RETURNING data" if views_left == 0
-                else "SELECT data FROM ciphertexts WHERE id = ?", (secret_id,)
-            ).fetchone()["data"]
+            ciphertext, rowid = self._ciphertext(db, secret_id)
+            if views_left == 0:
+                db.execute("DELETE FROM ciphertexts WHERE rowid = ?", (rowid,))
             if row["notify_address"] is not None or self.webhook_events:  # else: nothing
                 self._queue(db, secret_id, "read", "read" if views_left == 0 else "waiting",
                             now, email=True)
@@ -330,6 +330,42 @@ class SQLiteStorage(Storage):
         if views_left == 0:
             self._scrubber.soon()
         return Taken(ciphertext, views_left)
+
+    @staticmethod
+    def _store_ciphertext(db: sqlite3.Connection, key: str, data: bytes | bytearray) -> None:
+        """Insert a ciphertext; a large one as zeros, then written in pieces.
+
+        Bound whole, SQLite copies the value once to bind it and again to build
+        the row: two more copies of a 10 MiB ciphertext alive in the worker.
+        """
+        if len(data) <= _INLINE:
+            db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)", (key, data))
+            return
+        rowid = db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, zeroblob(?))",
+                           (key, len(data))).lastrowid
+        view = memoryview(data)
+        with db.blobopen("ciphertexts", "data", rowid) as blob:
+            for start in range(0, len(data), _INLINE):
+                blob.write(view[start : start + _INLINE])
+
+    @staticmethod
+    def _ciphertext(db: sqlite3.Connection, key: str) -> tuple[bytes | bytearray, int]:
+        """A ciphertext and its rowid; a large one read in pieces into one buffer.
+
+        A plain ``SELECT data`` (or ``DELETE … RETURNING data``, which also
+        gathers its rows before the first) holds the whole value in SQLite
+        while Python copies it: two or three copies of a 10 MiB ciphertext.
+        """
+        row = db.execute(
+            f"SELECT rowid, length(data) AS size, CASE WHEN length(data) <= {_INLINE}"
+            " THEN data END AS data FROM ciphertexts WHERE id = ?", (key,)).fetchone()
+        if row["data"] is not None:
+            return row["data"], row["rowid"]
+        data = bytearray(row["size"])
+        with db.blobopen("ciphertexts", "data", row["rowid"], readonly=True) as blob:
+            for start in range(0, len(data), _INLINE):
+                data[start : start + _INLINE] = blob.read(_INLINE)
+        return data, row["rowid"]
 
     @staticmethod
     def _end(db: sqlite3.Connection, secret_id: str, state: str, now: float,
@@ -391,8 +427,7 @@ class SQLiteStorage(Storage):
                 " COALESCE(MAX(number), 0) + 1, ? FROM replies WHERE secret_id = ?"
                 " RETURNING number", (secret_id, now, secret_id),
             ).fetchone()["number"]
-            db.execute("INSERT INTO ciphertexts (id, data) VALUES (?, ?)",
-                       (f"{secret_id}/{number}", ciphertext))
+            self._store_ciphertext(db, f"{secret_id}/{number}", ciphertext)
             self._count(db, "requests_answered" if row["kind"] == "request"
                         else "replies_posted")
         return number
@@ -409,9 +444,8 @@ class SQLiteStorage(Storage):
             ).fetchone()
             if row is None:
                 return None
-            ciphertext = db.execute("SELECT data FROM ciphertexts WHERE id = ?",
-                                    (key,)).fetchone()["data"]
-            db.execute("DELETE FROM ciphertexts WHERE id = ?", (key,))
+            ciphertext, rowid = self._ciphertext(db, key)
+            db.execute("DELETE FROM ciphertexts WHERE rowid = ?", (rowid,))
             ended = row["kind"] == "request"
             self._count(db, "answers_read" if ended else "replies_read")
             if ended:  # the answer is read: the request has done its work
@@ -466,9 +500,12 @@ class SQLiteStorage(Storage):
             db.execute("DELETE FROM ciphertexts WHERE id IN (SELECT secret_id || '/' || number"
                        f" FROM replies WHERE secret_id IN ({old}))", (now,))
             db.execute(f"DELETE FROM replies WHERE secret_id IN ({old})", (now,))
-            db.execute(f"DELETE FROM notices WHERE secret_id IN ({old})", (now,))
+            # Not the receipts' notices: the expiry queued above may be one of them.
+            stale = db.execute("DELETE FROM notices WHERE queued_at <= ?",
+                               (now - NOTICE_GIVE_UP,)).rowcount
             receipts = db.execute("DELETE FROM secrets WHERE keep_until <= ?", (now,)).rowcount
             self._count(db, "secrets_expired_unread", unread)
+            self._count(db, "notices_dropped", stale)
         if expired or receipts:
             self._scrubber.soon()
         return Purged(expired=expired, receipts=receipts)

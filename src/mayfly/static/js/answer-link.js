@@ -1,18 +1,18 @@
 // The asker's answer link: the request's state, "Burn now", and the answer, read once
 // (the server hands it out once; it is opened here with the key in the fragment).
 import { warnBeforeLeaving } from "./common.js";
-import { ApiError, burnSecret, receiptSince, revealReply } from "./api.js";
-import {
-  b64decode, DecryptionFailed, KEY_BYTES, openReply, unpack, unwrapReplyKey,
-} from "./crypto.js";
-import { byId, el, hint, showSection } from "./dom.js";
-import { formatBytes, formatTime, t } from "./i18n.js";
+import { ApiError, burnSecret, receiptSince } from "./api.js";
+import { DecryptionFailed } from "./crypto.js";
+import { byId, hint, showSection } from "./dom.js";
+import { formatTime, t } from "./i18n.js";
 import { keepCurrent } from "./receipt-watch.js";
+import { download, receiptKey, takeReply } from "./reply-open.js";
 
 const app = document.querySelector(".app");
 const requestId = app.dataset.requestId;
 // The fragment is "<manage token>.<receipt key>".
 const [token, receiptKeyText = ""] = location.hash.slice(1).split(".", 2);
+const key = receiptKey(receiptKeyText);
 const card = byId("answer-page");
 const state = byId("request-state");
 const answerHint = byId("answer-hint");
@@ -36,39 +36,15 @@ function describe(receipt) {
   }
 }
 
-/** The 32-byte receipt key from the fragment, or null. */
-function receiptKey() {
-  try {
-    const key = b64decode(receiptKeyText);
-    return key.length === KEY_BYTES ? key : null;
-  } catch {
-    return null;
-  }
-}
-
-function download(file) {
-  // Bytes to save, never a page (as in read.js): the answerer's type is only a label.
-  const url = URL.createObjectURL(new Blob([file.data], { type: "application/octet-stream" }));
-  return el("li", { testid: "answer-attachment" },
-    el("span", { class: "name", textContent: file.name }),
-    el("span", { class: "muted", textContent: formatBytes(file.data.length) }),
-    el("a", { href: url, download: file.name, class: "button secondary",
-      textContent: t("download") }));
-}
-
 /** Take the answer (it burns on the server), decrypt it here and show it. */
 async function readAnswer(receipt) {
-  const publicKey = b64decode(receipt.reply_key.public_key);
-  const scalar = await unwrapReplyKey(receiptKey(),
-    b64decode(receipt.reply_key.wrapped_private_key));
-  const revealed = await revealReply(requestId, 1, token);
-  const message = unpack(await openReply(scalar, publicKey, b64decode(revealed.ciphertext)));
+  const message = await takeReply(receipt, requestId, 1, token, key);
   // The answer link's keys leave the address bar: a reload or a shared screen shows none.
   history.replaceState(null, "", location.pathname + location.search);
   stopWatching("final"); // read here: nothing the server says can change what is shown
   byId("answer-text").textContent = message.text;
   const files = byId("answer-files");
-  files.replaceChildren(...message.files.map(download));
+  files.replaceChildren(...message.files.map((file) => download(file, "answer-attachment")));
   files.hidden = message.files.length === 0;
   byId("answer-area").hidden = true;
   byId("burn-area").hidden = true;
@@ -147,7 +123,7 @@ const { load, stop } = keepCurrent({
 
 warnBeforeLeaving(() => (byId("answer-shown").hidden ? "" : t("leave_message")));
 
-if (!token || receiptKey() === null) {
+if (!token || key === null) {
   oops(t("oops_answer_link"));
 } else {
   byId("read-answer").addEventListener("click", async () => {

@@ -1,17 +1,17 @@
 // The sender's receipt: what became of the message, "Burn now", and the replies.
 import "./common.js";
-import { ApiError, burnSecret, receiptSince, revealReply } from "./api.js";
-import {
-  b64decode, DecryptionFailed, KEY_BYTES, openReply, unpack, unwrapReplyKey,
-} from "./crypto.js";
+import { ApiError, burnSecret, receiptSince } from "./api.js";
+import { DecryptionFailed } from "./crypto.js";
 import { byId, el, hint, showSection } from "./dom.js";
-import { formatBytes, formatTime, t } from "./i18n.js";
+import { formatTime, t } from "./i18n.js";
 import { keepCurrent } from "./receipt-watch.js";
+import { download, receiptKey, takeReply } from "./reply-open.js";
 
 const app = document.querySelector(".app");
 const secretId = app.dataset.secretId;
 // The fragment is "<manage token>" or "<manage token>.<receipt key>" (replies allowed).
 const [token, receiptKeyText = ""] = location.hash.slice(1).split(".", 2);
+const key = receiptKey(receiptKeyText);
 const card = byId("receipt");
 const state = byId("receipt-state");
 // The reply items shown, by number.
@@ -36,36 +36,13 @@ function describe(receipt) {
   }
 }
 
-/** The 32-byte receipt key from the fragment, or null. */
-function receiptKey() {
-  try {
-    const key = b64decode(receiptKeyText);
-    return key.length === KEY_BYTES ? key : null;
-  } catch {
-    return null;
-  }
-}
-
-function download(file) {
-  // Bytes to save, never a page (as in read.js): the replier's type is only a label.
-  const url = URL.createObjectURL(new Blob([file.data], { type: "application/octet-stream" }));
-  return el("li", { testid: "reply-attachment" },
-    el("span", { class: "name", textContent: file.name }),
-    el("span", { class: "muted", textContent: formatBytes(file.data.length) }),
-    el("a", { href: url, download: file.name, class: "button secondary",
-      textContent: t("download") }));
-}
-
 /** Take one reply (it burns on the server), decrypt it here and show it in its item. */
 async function readReply(receipt, number, item) {
-  const key = receiptKey();
-  const publicKey = b64decode(receipt.reply_key.public_key);
-  const scalar = await unwrapReplyKey(key, b64decode(receipt.reply_key.wrapped_private_key));
-  const revealed = await revealReply(secretId, number, token);
-  const message = unpack(await openReply(scalar, publicKey, b64decode(revealed.ciphertext)));
+  const message = await takeReply(receipt, secretId, number, token, key);
   const body = [el("pre", { class: "text", textContent: message.text, testid: "reply-text" })];
   if (message.files.length) {
-    body.push(el("ul", { class: "files attachments" }, ...message.files.map(download)));
+    const saved = message.files.map((file) => download(file, "reply-attachment"));
+    body.push(el("ul", { class: "files attachments" }, ...saved));
   }
   body.push(el("p", { class: "warning", textContent: t("reply_burns") }));
   item.querySelector("[data-testid=reply-open]").replaceWith(...body);
@@ -87,7 +64,7 @@ function renderReply(receipt, reply) {
   const note = el("p", { class: "hint", hidden: true });
   note.setAttribute("role", "alert");
   button.addEventListener("click", async () => {
-    if (receiptKey() === null) {
+    if (key === null) {
       hint(note, t("reply_no_key"));
       return;
     }
