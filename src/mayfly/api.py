@@ -109,8 +109,12 @@ def create_secret():
 def secret_metadata(secret_id: str):
     """What a reader needs before revealing; never the ciphertext, never a change."""
     rules = app_rules()
-    live = rules.metadata(secret_id)
-    return jsonify(_reader_facts(rules, live) | {"views_left": live.views_left})
+    return jsonify(metadata_document(rules, rules.metadata(secret_id)))
+
+
+def metadata_document(rules, live) -> dict:
+    """A live secret's metadata as the API answers it (here and in lean_reads.py)."""
+    return _reader_facts(rules, live) | {"views_left": live.views_left}
 
 
 def _reader_facts(rules, live) -> dict:

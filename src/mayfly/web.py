@@ -23,7 +23,7 @@ from flask import (
 from flask_babel import Babel, format_timedelta, get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import LanguageAccept
-from werkzeug.http import parse_accept_header
+from werkzeug.http import parse_accept_header, parse_cookie
 from werkzeug.wrappers import Response
 
 from . import app_rules
@@ -132,14 +132,26 @@ JS_STRINGS = {
 
 
 def select_locale() -> Locale:
-    """The reader's choice (a cookie), else the browser's Accept-Language, else English.
+    """Flask-Babel's selector: the reader's language, as a Locale.
 
     A Locale, not its name: Flask-Babel would parse a name again on every request.
     """
-    cookies = request.cookies
-    # Not cookies.get(): a missing key raises and catches a BadRequestKeyError inside.
-    chosen = LANGUAGES.get(cookies[LANG_COOKIE]) if LANG_COOKIE in cookies else None
-    return (chosen or negotiated(request.environ.get("HTTP_ACCEPT_LANGUAGE", ""))).locale
+    return reader_language(request.environ).locale
+
+
+def reader_language(environ: dict) -> Language:
+    """The reader's choice (a cookie), else the browser's Accept-Language, else English.
+
+    A function of the WSGI environ alone, so that the lean path (lean_reads.py),
+    which has no request context, picks exactly the language Flask's pages do.
+    """
+    cookie = environ.get("HTTP_COOKIE")
+    chosen = None
+    if cookie:  # parsed only when sent: most readers have no cookie
+        cookies = parse_cookie(cookie)
+        # Not cookies.get(): a missing key raises and catches a BadRequestKeyError inside.
+        chosen = LANGUAGES.get(cookies[LANG_COOKIE]) if LANG_COOKIE in cookies else None
+    return chosen or negotiated(environ.get("HTTP_ACCEPT_LANGUAGE", ""))
 
 
 # Accept-Language values already negotiated. Browsers send a few values over and
@@ -225,6 +237,8 @@ def notification(secret_id: str):
     return Response(secret_id.encode().join(parts), mimetype="text/html")
 
 
+# Where notification_parts keeps the pages; lean_reads.py serves from it too.
+NOTIFICATION_CACHE = "mayfly.notification"
 # Rendered where the id goes; letters and underscores only, so that neither HTML
 # nor URL escaping changes it.
 _ID_MARK = "MAYFLY_SECRET_ID_MARK"
@@ -238,7 +252,7 @@ def notification_parts(passphrase: bool) -> list[bytes]:
     time cost more than the rest of the request. The asset digest and the
     settings cannot change within a process, so they need no place in the key.
     """
-    cache = current_app.extensions.setdefault("mayfly.notification", {})
+    cache = current_app.extensions.setdefault(NOTIFICATION_CACHE, {})
     key = (current_language().code, passphrase)
     if key not in cache:
         page = render_template("notification.html", js_strings=js_strings(),
