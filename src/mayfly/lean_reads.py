@@ -45,7 +45,7 @@ def _live(app: Flask, secret_id: str) -> Live | None:
     rules: Rules = app.extensions[EXTENSION]
     try:
         return rules.metadata(secret_id)
-    except Exception:  # noqa: BLE001 -- a look-up changes nothing, so Flask may ask again
+    except Exception:  # gone or failing: a look-up changes nothing, so Flask may ask again
         return None
 
 
