@@ -21,24 +21,24 @@ Route = tuple[str, re.Pattern, Handler]
 class LeanPath:
     """WSGI middleware: the table's handlers first, then the wrapped application."""
 
-    def __init__(self, wsgi_app: Callable, app: Flask, routes: Iterable[Route]):
-        self.app = wsgi_app
-        self.flask = app
+    def __init__(self, app: Flask, wsgi_app: Callable, routes: Iterable[Route]):
+        self.app = app
+        self.wsgi_app = wsgi_app
         self.routes = list(routes)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")
         for route_method, pattern, handler in self.routes:
             if route_method == method and (match := pattern.fullmatch(path)):
-                answer = handler(self.flask, environ, match)
+                answer = handler(self.app, environ, match)
                 if answer is not None:
                     status, headers, body = answer
                     start_response(status, headers)
                     return body
                 break
-        return self.app(environ, start_response)
+        return self.wsgi_app(environ, start_response)
 
 
 def init_app(app: Flask, routes: Iterable[Route]) -> None:
     """Put the table in front of Flask (inside SecurityHeaders, so its answers get them)."""
-    app.wsgi_app = LeanPath(app.wsgi_app, app, routes)
+    app.wsgi_app = LeanPath(app, app.wsgi_app, routes)

@@ -35,6 +35,8 @@ METADATA_PATH = re.compile(r"/api/v1/secrets/([A-Za-z0-9_-]{24})")
 def _plain(environ: dict) -> bool:
     """A GET with no query string and no body: nothing a Flask hook would have a say in."""
     return (environ.get("REQUEST_METHOD") == "GET" and not environ.get("QUERY_STRING")
+            # Under a path prefix, Flask's URLs differ: it answers.
+            and not environ.get("SCRIPT_NAME")
             # bodies.py bounds every body, a GET's too: a body of any size goes to Flask.
             and environ.get("CONTENT_LENGTH", "") in ("", "0")
             and "HTTP_TRANSFER_ENCODING" not in environ)
