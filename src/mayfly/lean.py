@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 
 from flask import Flask, request
 
-Answer = tuple[str, list[tuple[str, str]], list[bytes]]
+Answer = tuple[str, list[tuple[str, str]], Iterable[bytes]]
 Handler = Callable[[Flask, dict, re.Match], Answer | None]
 Route = tuple[str, re.Pattern, Handler]
 # Where hand_over leaves an error for Flask to raise again.

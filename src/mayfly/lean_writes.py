@@ -32,11 +32,9 @@ from .api import (
     public_base,
     revealed_document,
 )
-from .lean import compact_json, hand_over, json_is_compact, read_body
+from .lean import Answer, compact_json, hand_over, json_is_compact, read_body
 from .limits import count_request
 from .rules import Rules, parse_new_secret, parse_reveal
-
-Answer = tuple[str, list[tuple[str, str]], object]
 
 CREATE_PATH = re.compile(r"/api/v1/secrets")
 # The id's shape (rules.ID_PATTERN); anything else is Flask's to refuse.
