@@ -6,8 +6,12 @@ import logging
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from werkzeug.http import parse_list_header
 
 from mayfly.crypto import b64decode, b64encode
+from mayfly.security import forwarded_values
 
 from .helpers import KDF, create_body, make_secret
 
@@ -338,6 +342,20 @@ def test_links_follow_the_trusted_proxy(client, settings_overrides):
                            json=create_body(ENVELOPE, bytes(32), bytes(32)))
     assert response.get_json()["url"].startswith("https://mayfly.example/s/")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@given(st.text(alphabet=' \t,"\\ab1.:[]', max_size=24))
+def test_forwarded_values_split_as_werkzeug_does(value):
+    assert forwarded_values(value) == parse_list_header(value)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"proxy_count": 2}])
+def test_the_client_is_the_second_last_hop_behind_two_proxies(client, settings_overrides):
+    headers = {"X-Forwarded-Proto": "http, https", "X-Forwarded-Host": "a.example, b.example",
+               "X-Forwarded-For": "10.0.0.1, 10.0.0.2"}
+    response = client.post("/api/v1/secrets", headers=headers,
+                           json=create_body(ENVELOPE, bytes(32), bytes(32)))
+    assert response.get_json()["url"].startswith("http://a.example/s/")
 
 
 def test_forwarded_headers_are_ignored_without_a_trusted_proxy(client):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from flask import Flask
+from werkzeug.http import parse_list_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
@@ -70,9 +71,30 @@ class SecurityHeaders:
         return self.app(environ, start)
 
 
+def forwarded_values(value: str) -> list[str]:
+    """parse_list_header's items of an X-Forwarded-* header, cheaply when nothing is quoted.
+
+    Werkzeug's parser walks the value a character at a time, for quotes no
+    proxy writes: three headers of every request cost a tenth of a create.
+    """
+    if '"' in value:
+        return parse_list_header(value)
+    return [item for item in (piece.strip(" \t") for piece in value.split(",")) if item]
+
+
+class ForwardedHeaders(ProxyFix):
+    """ProxyFix, whose header values are split by forwarded_values."""
+
+    def _get_real_value(self, trusted: int, value: str | None) -> str | None:
+        if not (trusted and value):
+            return None
+        values = forwarded_values(value)
+        return values[-trusted] if len(values) >= trusted else None
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     """Add the headers; trust X-Forwarded-* from exactly ``proxy_count`` proxies."""
     app.wsgi_app = SecurityHeaders(app.wsgi_app)
     if settings.proxy_count:
         count = settings.proxy_count
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+        app.wsgi_app = ForwardedHeaders(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
