@@ -16,9 +16,9 @@ Contract, for every method taking ``now`` (seconds since the epoch):
   presented proofs: a look-up (a request is not revealed), the link proof's
   check (a mismatch counts nothing), the access proof's (a mismatch is a
   ``fail``), then a ``take``. The base class does it in these steps, each
-  atomic, as SQLite's writes are cheap; a backend that can do it all in one
-  atomic step (Redis: one script, one round trip) overrides it. Digests are
-  compared in constant time.
+  atomic; a backend that can do it all in one atomic step overrides it
+  (Redis: one script, one round trip; SQLite: one write transaction). Digests
+  are compared in constant time.
 * ``fail`` counts one failed attempt atomically and, on reaching
   ``max_attempts``, burns the secret in the same step.
 * ``take``, ``fail``, ``burn`` and ``purge`` update the receipt and the
