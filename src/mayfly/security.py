@@ -54,14 +54,22 @@ class SecurityHeaders:
         is_secure = environ.get("wsgi.url_scheme") == "https"
 
         def start(status: str, headers: list[tuple[str, str]], exc_info=None):
-            names = {name.lower() for name, _ in headers}
+            content_type, cached, has_csp = None, False, False
+            for name, value in headers:  # one pass: this runs for every response
+                name = name.lower()
+                if name == "content-type":
+                    content_type = value if content_type is None else content_type
+                elif name == "cache-control":
+                    cached = True
+                elif name == "content-security-policy":
+                    has_csp = True
             if not is_static:
                 # Nothing but static assets may be kept by a browser or a proxy.
-                headers[:] = [h for h in headers if h[0].lower() != "cache-control"]
+                if cached:
+                    headers[:] = [h for h in headers if h[0].lower() != "cache-control"]
                 headers.append(("Cache-Control", "no-store"))
-            if "content-security-policy" not in names:
-                content_type = next((v for n, v in headers if n.lower() == "content-type"), "")
-                is_page = content_type.startswith("text/html")
+            if not has_csp:
+                is_page = (content_type or "").startswith("text/html")
                 headers.append(("Content-Security-Policy", PAGE_CSP if is_page else API_CSP))
             if is_secure:
                 headers.append(("Strict-Transport-Security", HSTS))
