@@ -128,6 +128,9 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
     return document
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
 class _Reparse(Exception):
     """A long value was not where bytes may stand for it: parse the whole body as usual."""
 
@@ -176,7 +179,9 @@ def parse_json(data: bytes) -> object:
                 return _without_long_values(data, long_values)
             except _Reparse:
                 pass
-        return json.loads(data, object_pairs_hook=_unique_keys)
+        # json.loads(data, object_pairs_hook=_unique_keys), but without a new
+        # decoder and scanner for every body.
+        return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("the body is not valid JSON") from None
 
