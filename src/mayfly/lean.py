@@ -15,10 +15,13 @@ is never made twice.
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 
 Answer = tuple[str, list[tuple[str, str]], Iterable[bytes]]
 Handler = Callable[[Flask, dict, re.Match], Answer | None]
@@ -69,7 +72,18 @@ def json_is_compact(app: Flask) -> bool:
 
 def compact_json(app: Flask, document: object) -> bytes:
     """jsonify's body for ``document``, where json_is_compact(app)."""
-    return (app.json.dumps(document, separators=(",", ":")) + "\n").encode()
+    provider = app.json
+    if type(provider) is not DefaultJSONProvider:  # its own dumps may differ
+        return (provider.dumps(document, separators=(",", ":")) + "\n").encode()
+    return (_encoder(provider.default, provider.ensure_ascii, provider.sort_keys)
+            .encode(document) + "\n").encode()
+
+
+@lru_cache(maxsize=8)
+def _encoder(default: Callable, ensure_ascii: bool, sort_keys: bool) -> json.JSONEncoder:
+    """The encoder DefaultJSONProvider.dumps builds for each call, built once."""
+    return json.JSONEncoder(default=default, ensure_ascii=ensure_ascii, sort_keys=sort_keys,
+                            separators=(",", ":"))
 
 
 class LeanPath:
