@@ -219,6 +219,12 @@ def _digest(value: bytes | str) -> bytes:
     return hashlib.sha256(value.encode() if isinstance(value, str) else value).digest()
 
 
+def _id_and_token() -> tuple[str, str]:
+    """A new id and manage token (as token_urlsafe spells them), from one read of randomness."""
+    random = secrets.token_bytes(ID_BYTES + TOKEN_BYTES)
+    return crypto.b64encode(random[:ID_BYTES]), crypto.b64encode(random[ID_BYTES:])
+
+
 def valid_id(secret_id: str) -> bool:
     """Whether a string has the shape of an id (anything else is simply not found)."""
     return ID_PATTERN.fullmatch(secret_id) is not None
@@ -261,9 +267,9 @@ class Rules:
         ``language`` is the sender's page language, for their notices.
         """
         now = self.clock()
-        token = secrets.token_urlsafe(TOKEN_BYTES)
+        secret_id, token = _id_and_token()
         record = NewRecord(
-            id=secrets.token_urlsafe(ID_BYTES),
+            id=secret_id,
             ciphertext=new.ciphertext,
             link_hash=new.link_proof_hash,
             access_hash=new.access_proof_hash,
