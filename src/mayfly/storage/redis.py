@@ -211,18 +211,25 @@ count(ARGV[16] == 'request' and 'requests_created' or 'secrets_created')
 return 1
 """
 
+# The look-ups read each hash once (one HMGET each), where live() and a field per HGET
+# took six commands: a metadata GET's script cost a third less in Redis.
 _LOOKUP = """
-if not live() then return false end
-local meta = redis.call('HMGET', KEYS[1], 'expires_at', 'max_views', 'views_left',
-  'failed_attempts')
-local secret = redis.call('HMGET', KEYS[2], 'link_hash', 'access_hash', 'kdf')
-local reply_key = redis.call('HGET', KEYS[1], 'reply_public_key') or ''
-local kind = redis.call('HGET', KEYS[1], 'kind') or 'secret'
-return {meta[1], meta[2], meta[3], meta[4], secret[1], secret[2], secret[3], reply_key, kind}
+local state, expires_at, max_views, views_left, failed, reply_key, kind = unpack(
+  redis.call('HMGET', KEYS[1], 'state', 'expires_at', 'max_views', 'views_left',
+    'failed_attempts', 'reply_public_key', 'kind'))
+if state ~= 'waiting' or now >= tonumber(expires_at) then return false end
+local link_hash, access_hash, kdf = unpack(redis.call('HMGET', KEYS[2], 'link_hash',
+  'access_hash', 'kdf'))
+-- No proof hash: Redis expired the ciphertext before mayfly's clock said so.
+if not link_hash then return false end
+return {expires_at, max_views, views_left, failed, link_hash, access_hash, kdf,
+  reply_key or '', kind or 'secret'}
 """
 
 _PEEK = """
-if not live() or not is_request() then return false end
+local state, expires_at, kind = unpack(redis.call('HMGET', KEYS[1], 'state', 'expires_at',
+  'kind'))
+if state ~= 'waiting' or now >= tonumber(expires_at) or kind ~= 'request' then return false end
 return redis.call('HGET', KEYS[2], 'ciphertext')
 """
 
@@ -442,13 +449,20 @@ _QUEUE_SCRIPTS = {
     "notice_retry": _NOTICE_RETRY,
 }
 _READ_ONLY = {"lookup", "peek"}
+# What a look-up needs of the prelude: it reads the receipt and the secret, KEYS[1]
+# and KEYS[2], and is sent no other key.
+_READ_PRELUDE = """
+local now = tonumber(ARGV[2])
+"""
+READ_KEYS = 2
 
 
 def _source(name: str) -> str:
     if name in _QUEUE_SCRIPTS:
         return f"#!lua\n{_QUEUE_SCRIPTS[name]}"
-    flags = " flags=no-writes" if name in _READ_ONLY else ""
-    return f"#!lua{flags}\n{_PRELUDE}{_SCRIPTS[name]}"
+    if name in _READ_ONLY:
+        return f"#!lua flags=no-writes\n{_READ_PRELUDE}{_SCRIPTS[name]}"
+    return f"#!lua\n{_PRELUDE}{_SCRIPTS[name]}"
 
 
 def shard_of(secret_id: str) -> int:
@@ -591,8 +605,10 @@ class RedisStorage(Storage):
     def _run(self, name: str, secret_id: str, *args: object) -> object:
         with self._boundary():
             self._redis()
-            script = self._scripts[name]
-            return script(keys=secret_keys(secret_id), args=[secret_id, *args])
+            keys = secret_keys(secret_id)
+            if name in _READ_ONLY:
+                keys = keys[:READ_KEYS]
+            return self._scripts[name](keys=keys, args=[secret_id, *args])
 
     def _each_shard(self, command: Callable[[object, str], None]) -> list:
         """Send one command per shard in a pipeline; return the replies in shard order."""
