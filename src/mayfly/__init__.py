@@ -51,7 +51,7 @@ def data_directory(settings) -> str:
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the application: settings, storage, rules, blueprints, headers, limits."""
-    from . import api, bodies, lean, lean_reads, limits, ops, problems, security, web
+    from . import api, bodies, lean, lean_reads, lean_writes, limits, ops, problems, security, web
     from . import config as settings_module
     from .notices import mule
     from .rules import Rules
@@ -71,8 +71,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     bodies.init_app(app, app.config["MAX_CONTENT_LENGTH"])
     app.json.sort_keys = False
 
-    # The lean reads go inside the security headers, so that their answers carry them.
-    lean.init_app(app, lean_reads.ROUTES)
+    # The lean reads and writes go inside the security headers, so that their answers
+    # carry them.
+    lean.init_app(app, lean_reads.ROUTES + lean_writes.ROUTES)
     security.init_app(app, settings)
     problems.init_app(app)
     app.register_blueprint(api.bp)

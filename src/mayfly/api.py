@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -10,9 +11,10 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from . import app_rules, bodies, crypto
 from .config import Settings
 from .errors import InvalidInput
-from .languages import by_locale
 from .limits import rate_limited
 from .rules import (
+    Created,
+    NewSecret,
     parse_answer,
     parse_link_proof,
     parse_new_request,
@@ -20,8 +22,8 @@ from .rules import (
     parse_reply,
     parse_reveal,
 )
-from .storage.base import Receipt
-from .web import select_locale
+from .storage.base import Receipt, Taken
+from .web import reader_language
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -42,10 +44,15 @@ def timestamp(seconds: float | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def public_base(settings: Settings, host_url: Callable[[], str]) -> str:
+    """Where absolute URLs start: MAYFLY_PUBLIC_URL, else the request's own origin."""
+    # host_url is asked only when needed: Werkzeug rebuilds it (an IRI round trip).
+    return settings.public_url.rstrip("/") or host_url().rstrip("/")
+
+
 def public_urls(*paths: str) -> list[str]:
-    """Absolute URLs for paths: MAYFLY_PUBLIC_URL, else the request's own origin."""
-    # Werkzeug rebuilds host_url at each access (an IRI round trip): once is enough.
-    base = app_rules().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
+    """Absolute URLs for paths, under public_base."""
+    base = public_base(app_rules().settings, lambda: request.host_url)
     return [base + path for path in paths]
 
 
@@ -88,21 +95,33 @@ def _bearer() -> str | None:
 @rate_limited("rate_limit_create")
 def create_secret():
     """Store an encrypted secret; answer its id and the sender's manage token."""
-    new = parse_new_secret(json_body(), app_rules().settings)
-    # A notice speaks the language the sender's page did (cookie, else Accept-Language).
-    language = by_locale(select_locale()).code if new.notify_email else "en"
-    created = app_rules().create(new, language=language)
-    url, receipt_url = public_urls(f"/s/{created.id}", f"/r/{created.id}")
-    body = {
+    rules = app_rules()
+    new = parse_new_secret(json_body(), rules.settings)
+    created = rules.create(new, language=notice_language(new, request.environ))
+    body = created_document(created, public_base(rules.settings, lambda: request.host_url))
+    return jsonify(body), 201, {"Location": request.script_root + metadata_path(created.id)}
+
+
+def notice_language(new: NewSecret, environ: dict) -> str:
+    """A notice speaks the language the sender's page did (cookie, else Accept-Language)."""
+    return reader_language(environ).code if new.notify_email else "en"
+
+
+def created_document(created: Created, base: str) -> dict:
+    """What the sender of a new secret gets back (here and in lean_writes.py)."""
+    return {
         "id": created.id,
         "expires_at": timestamp(created.expires_at),
         "views_left": created.views_left,
         "manage_token": created.manage_token,
-        "url": url,
-        "receipt_url": receipt_url,
+        "url": f"{base}/s/{created.id}",
+        "receipt_url": f"{base}/r/{created.id}",
     }
-    location = url_for("api.secret_metadata", secret_id=created.id)
-    return jsonify(body), 201, {"Location": location}
+
+
+def metadata_path(secret_id: str) -> str:
+    """secret_metadata's path below the application's root (the Location of a create)."""
+    return f"{bp.url_prefix}/secrets/{secret_id}"
 
 
 @bp.get("/secrets/<secret_id>")
@@ -134,25 +153,36 @@ def reveal_secret(secret_id: str):
     """Use up one view and return the ciphertext, given both proofs."""
     link_proof, access_proof = parse_reveal(json_body())
     taken = app_rules().reveal(secret_id, link_proof, access_proof)
-    # Streamed in slices: a 10 MiB ciphertext is never copied whole into JSON.
-    # base64url needs no JSON escaping, so the document is built by hand.
-    head = b'{"ciphertext":"'
+    return _ciphertext_response(*revealed_document(taken))
+
+
+def revealed_document(taken: Taken) -> tuple[bytes, bytes, bytes]:
+    """A revealed view as the JSON document's head, ciphertext and tail (for ciphertext_body).
+
+    base64url needs no JSON escaping, so the document is built by hand.
+    """
     reply_key = "null" if taken.reply_public_key is None \
         else f'"{crypto.b64encode(taken.reply_public_key)}"'
     tail = f'","views_left":{taken.views_left},"reply_public_key":{reply_key}}}'.encode()
+    return b'{"ciphertext":"', taken.ciphertext, tail
 
-    return _ciphertext_response(head, taken.ciphertext, tail)
 
+def ciphertext_body(head: bytes, ciphertext: bytes, tail: bytes) -> tuple[Iterator[bytes], int]:
+    """A document around a ciphertext's base64url, and its length.
 
-def _ciphertext_response(head: bytes, ciphertext: bytes, tail: bytes) -> Response:
+    Streamed in slices: a 10 MiB ciphertext is never copied whole into JSON.
+    """
     def document():
         yield head
         yield from crypto.b64encode_slices(ciphertext)
         yield tail
 
-    size = len(head) + crypto.b64encoded_length(len(ciphertext)) + len(tail)
-    return Response(document(), mimetype="application/json",
-                    headers={"Content-Length": str(size)})
+    return document(), len(head) + crypto.b64encoded_length(len(ciphertext)) + len(tail)
+
+
+def _ciphertext_response(head: bytes, ciphertext: bytes, tail: bytes) -> Response:
+    body, size = ciphertext_body(head, ciphertext, tail)
+    return Response(body, mimetype="application/json", headers={"Content-Length": str(size)})
 
 
 @bp.get("/secrets/<secret_id>/receipt")

@@ -21,6 +21,7 @@ from flask import Flask
 
 from . import EXTENSION
 from .api import metadata_document
+from .lean import compact_json, json_is_compact
 from .rules import Rules
 from .storage.base import Live
 from .web import NOTIFICATION_CACHE, reader_language
@@ -76,17 +77,13 @@ def notification_page(app: Flask, environ: dict, match: re.Match) -> Answer | No
 
 def secret_metadata(app: Flask, environ: dict, match: re.Match) -> Answer | None:
     """What a reader needs before revealing, as api.secret_metadata answers it."""
-    provider = app.json
-    # jsonify's compact form; in debug mode it indents, and Flask answers.
-    if not _plain(environ) or provider.compact is False or (provider.compact is None
-                                                            and app.debug):
+    if not _plain(environ) or not json_is_compact(app):
         return None
     live = _live(app, match[1])
     if live is None:
         return None
-    document = metadata_document(app.extensions[EXTENSION], live)
-    body = provider.dumps(document, separators=(",", ":")) + "\n"
-    return _answer("application/json", body.encode())
+    return _answer("application/json",
+                   compact_json(app, metadata_document(app.extensions[EXTENSION], live)))
 
 
 # LeanPath's rows for these two GETs.

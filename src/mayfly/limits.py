@@ -73,11 +73,14 @@ class PerProcessLimiter:
         return self._limiter
 
 
-def _limited(view: Callable, limiter: PerProcessLimiter, scope: str,
-             items: list[RateLimitItem]) -> Callable:
-    @functools.wraps(view)
-    def limited_view(*args, **kwargs):
-        client = request.remote_addr or "unknown"  # the real one, through ProxyFix
+# Where init_app leaves each limited endpoint's count(client), for lean_writes.py too.
+COUNTERS = "mayfly.rate_limits"
+
+
+def _counter(limiter: PerProcessLimiter, scope: str,
+             items: list[RateLimitItem]) -> Callable[[str], None]:
+    """count(client): one more request of ``scope`` from ``client``; TooManyRequests if over."""
+    def count(client: str) -> None:
         for item in items:
             try:
                 allowed = limiter.get().hit(item, "mayfly", scope, client)
@@ -90,9 +93,24 @@ def _limited(view: Callable, limiter: PerProcessLimiter, scope: str,
             if not allowed:
                 reset = limiter.get().get_window_stats(item, "mayfly", scope, client).reset_time
                 raise TooManyRequests(retry_after=max(1, math.ceil(reset - time.time())))
+
+    return count
+
+
+def _limited(view: Callable, count: Callable[[str], None]) -> Callable:
+    @functools.wraps(view)
+    def limited_view(*args, **kwargs):
+        count(request.remote_addr or "unknown")  # the real one, through ProxyFix
         return view(*args, **kwargs)
 
     return limited_view
+
+
+def count_request(app: Flask, endpoint: str, environ: dict) -> None:
+    """Count a request to ``endpoint`` as its view would, from the WSGI environ alone."""
+    count = app.extensions.get(COUNTERS, {}).get(endpoint)
+    if count is not None:
+        count(environ.get("REMOTE_ADDR") or "unknown")  # request.remote_addr's source
 
 
 def init_app(app: Flask, settings: Settings) -> PerProcessLimiter | None:
@@ -104,12 +122,13 @@ def init_app(app: Flask, settings: Settings) -> PerProcessLimiter | None:
     if not limits:
         return None
     limiter = PerProcessLimiter(storage_uri(settings))
+    counters = app.extensions.setdefault(COUNTERS, {})
     for endpoint, (setting, limit) in limits.items():
         try:
             items = parse_many(limit)
         except ValueError:
             raise ConfigError(
                 f"MAYFLY_{setting.upper()}: {limit!r} is not a limit like 30/minute") from None
-        app.view_functions[endpoint] = _limited(app.view_functions[endpoint], limiter,
-                                                endpoint, items)
+        counters[endpoint] = _counter(limiter, endpoint, items)
+        app.view_functions[endpoint] = _limited(app.view_functions[endpoint], counters[endpoint])
     return limiter
