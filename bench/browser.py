@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = workdir / "data"
         data.mkdir()
-        with Stack("mayfly-sqlite", workdir, "mayfly.wsgi:app", env=mayfly_env(data),
+        with Stack("mayfly-sqlite", workdir, None, env=mayfly_env(data),
                    probe="/healthz") as stack:
             stack.ready()
             results = {"browser": measure(stack.url, [1024, 10 * 1024 * 1024], args.reps)}

@@ -188,7 +188,7 @@ class Bench:
             fill.fill_sqlite(db, stored, KiB)
         live_ids = fill.fill_sqlite(db, live, KiB, max_views=100) if live else []
         fill_s = time.monotonic() - started
-        stack = self.stack(exits, name, self.dir, "mayfly.wsgi:app",
+        stack = self.stack(exits, name, self.dir, None,
                            env=mayfly_env(data) | settings, probe="/healthz")
         return stack, (lambda n: fill.fill_sqlite(db, n, KiB)), live_ids, fill_s
 
@@ -272,7 +272,7 @@ class Bench:
             data = self.dir / "mayfly-redis" / "data"
             data.mkdir(parents=True, exist_ok=True)
             app = in_process_app(data, redis.url)
-            rstack = self.stack(exits, "mayfly-redis", self.dir, "mayfly.wsgi:app",
+            rstack = self.stack(exits, "mayfly-redis", self.dir, None,
                                 env=mayfly_env(data, redis.url), probe="/healthz")
             self.mayfly_rows("Redis", rstack, lambda n: fill.fill_rules(app, n),
                              fill.fill_rules(app, 1_000, max_views=100))

@@ -80,12 +80,19 @@ def workers() -> str:
     return f"{PROCESSES} workers" + (f" × {threads} threads" if threads > 1 else "")
 
 
-def uwsgi_ini(module: str) -> str:
-    """The package's uwsgi.ini (the one `mayfly serve` runs) with `module` swapped in."""
-    text = PACKAGED_INI.read_text()
-    if "\nmodule = mayfly.wsgi:app\n" not in text:
-        raise RuntimeError(f"{PACKAGED_INI}: no 'module = mayfly.wsgi:app' line to swap")
-    return text.replace("\nmodule = mayfly.wsgi:app\n", f"\nmodule = {module}\n")
+def uwsgi_ini(module: str | None = None) -> str:
+    """The package's uwsgi.ini (the one `mayfly serve` runs), to be written anywhere.
+
+    Its %d (the ini's folder) is made the package's own; with `module`, that
+    app is swapped in for mayfly's wsgi.py.
+    """
+    text = PACKAGED_INI.read_text().replace("%d", f"{PACKAGED_INI.parent}/")
+    if module is None:
+        return text
+    entry = f"\nwsgi-file = {PACKAGED_INI.parent}/wsgi.py\n"
+    if entry not in text:
+        raise RuntimeError(f"{PACKAGED_INI}: no 'wsgi-file = %dwsgi.py' line to swap")
+    return text.replace(entry, f"\nmodule = {module}\n")
 
 
 
@@ -156,13 +163,13 @@ def wait_for(url: str, process: ProcessGroup, deadline: float = 60) -> None:
 
 
 class Stack:
-    """nginx -> uWSGI (unix socket, 5 workers) -> `module`, with `env` for the app.
+    """nginx -> uWSGI (unix socket, 5 workers) -> `module` (None: mayfly), with `env` for the app.
 
     Entering starts both servers without waiting (stacks boot in parallel);
     ``ready()`` waits until the app answers through nginx.
     """
 
-    def __init__(self, name: str, workdir: Path, module: str,
+    def __init__(self, name: str, workdir: Path, module: str | None,
                  env: Mapping[str, str] | None = None, probe: str = "/"):
         self.name = name
         self.dir = workdir / name

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from harness.processes import wait_for
+from harness.redis_servers import RedisServer
 
 from mayfly.config import Settings
 from mayfly.serve import (
@@ -55,17 +57,18 @@ def test_the_command_line_adds_only_the_listener_and_workers_to_the_packaged_ini
     ini = uwsgi_ini()
     assert Path(ini).is_file()
     http = uwsgi_command(Listener("127.0.0.1", 8123), 3, log_fd=7)[1:]
+    python = ["--binary-path", sys.executable]
     assert http == ["--ini", ini, "--ini", f"{ini}:http", "--http", "127.0.0.1:8123",
-                    "--ini", f"{ini}:quiet", "--logger", "fd:7", "--processes", "3"]
+                    "--ini", f"{ini}:quiet", "--logger", "fd:7", "--processes", "3", *python]
     unix = uwsgi_command(Listener(socket="/run/m.sock"), 2)[1:]
     assert unix == ["--ini", ini, "--ini", f"{ini}:socket", "--socket", "/run/m.sock",
-                    "--processes", "2"]
+                    "--processes", "2", *python]
 
 
 def test_with_notices_configured_the_command_line_adds_the_notices_mule():
     ini = uwsgi_ini()
     command = uwsgi_command(Listener("127.0.0.1", 8123), 1, notices=True)
-    assert command[-4:] == ["--ini", f"{ini}:notices", "--processes", "1"]
+    assert command[-6:-2] == ["--ini", f"{ini}:notices", "--processes", "1"]
     section = Path(ini).read_text().split("\n[notices]", 1)[1].split("\n[", 1)[0]
     assert "mule = %dnotices/mule.py" in section
     assert (Path(ini).parent / "notices" / "mule.py").is_file()
@@ -128,6 +131,69 @@ def test_serve_still_shows_what_goes_wrong_after_the_start(tmp_path):
     finally:
         output = stop(server)
     assert f"DAMN ! worker 1 (pid: {worker[0]}) died, killed by signal 9" in output, output
+
+
+def children(pid: int) -> set[str]:
+    """The processes uWSGI's master has forked: its workers and its HTTP router."""
+    return set(Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+
+
+def loaded_workers(pid: int) -> int:
+    """How many of uWSGI's workers have loaded the app (they start their threads then)."""
+    return sum(len(os.listdir(f"/proc/{child}/task")) > 1 for child in children(pid))
+
+
+def reload_workers(server: ProcessGroup, processes: int) -> None:
+    """SIGHUP, as `systemctl reload mayfly` sends; return once all new workers are forked."""
+    # A worker still loading the app misses the signal, and the master then waits
+    # its mercy (30 s) before it kills it: wait for all of them first.
+    wait_for("every worker loaded", lambda: loaded_workers(server.pid) == processes, server)
+    before = children(server.pid)
+    os.kill(server.pid, signal.SIGHUP)
+    wait_for("new workers after SIGHUP", lambda: (
+        len(now := children(server.pid)) == processes + 1 and not now & before), server)
+
+
+@pytest.mark.slow
+def test_a_reload_restarts_uwsgi_in_its_virtualenv_and_keeps_serving(tmp_path):
+    port = free_port()
+    server = serve(tmp_path / "serve.log", "--port", str(port), "--processes", "2",
+                   env={"MAYFLY_DATA_DIR": str(tmp_path)})
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
+        reload_workers(server, 2)
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
+        created = requests.post(f"http://127.0.0.1:{port}/api/v1/secrets", timeout=10,
+                                json=create_body(b"\x01" + bytes(64), b"l" * 32, b"a" * 32))
+        assert created.status_code == 201
+    finally:
+        output = stop(server)
+    assert server.popen.returncode == 0, output
+    assert "Traceback" not in output, output
+
+
+@pytest.mark.slow
+def test_a_stop_while_workers_still_load_the_app_ends_cleanly(tmp_path):
+    # A stopped redis-server accepts connections but answers nothing, so workers
+    # started by a reload wait in create_app() (for the socket timeout) when the
+    # stop comes: uWSGI interrupts them, and that must not count as a failed app.
+    redis_server = RedisServer(tmp_path / "redis").start()
+    port = free_port()
+    server = serve(tmp_path / "serve.log", "--port", str(port), "--processes", "2",
+                   env={"MAYFLY_DATA_DIR": str(tmp_path),
+                        "MAYFLY_STORAGE_URL": f"redis://127.0.0.1:{redis_server.port}/0"})
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        reload_workers(server, 2)
+        time.sleep(1)  # the new workers import the app and wait for Redis
+        server.stop(grace=30)
+    finally:
+        os.kill(redis_server.process.pid, signal.SIGCONT)
+        redis_server.stop()
+        output = stop(server)
+    assert server.popen.returncode == 0, output
+    assert "Traceback" not in output, output
 
 
 @pytest.mark.slow

@@ -74,8 +74,11 @@ def uwsgi_command(listener: Listener, processes: int, log_fd: int | None = None,
     ini = uwsgi_ini()
     quiet = [] if log_fd is None else ["--ini", f"{ini}:quiet", "--logger", f"fd:{log_fd}"]
     mule = ["--ini", f"{ini}:notices"] if notices else []
+    # A reload (SIGHUP) re-executes uWSGI's binary, which pyuwsgi's is Python's: the
+    # interpreter as resolved by the kernel would be the base one, outside this
+    # virtualenv, where pyuwsgi is not installed, and the reload would end the server.
     return [uwsgi_binary(), "--ini", ini, *listener.uwsgi_args(ini), *quiet, *mule,
-            "--processes", str(processes)]
+            "--processes", str(processes), "--binary-path", sys.executable]
 
 
 def redacted(url: str) -> str:
