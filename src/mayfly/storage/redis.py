@@ -576,6 +576,8 @@ class RedisStorage(Storage):
         self._pid: int | None = None
         self._client: redis.Redis | RedisCluster | None = None
         self._scripts: dict[str, Callable] = {}
+        # Single Redis: the scripts' connections not in use (see _connection).
+        self._idle: list[redis.Connection] = []
         try:
             self._redis()  # checks the data's format now, when Redis is up
         except StorageTooNew:
@@ -604,6 +606,7 @@ class RedisStorage(Storage):
                     self._check_format(client)
                     self._scripts = {name: client.register_script(_source(name))
                                      for name in (*_SCRIPTS, *_QUEUE_SCRIPTS, "due")}
+                    self._idle = []  # before the client: a thread that sees it sees this
                     self._client, self._pid = client, pid
         return self._client
 
@@ -640,7 +643,34 @@ class RedisStorage(Storage):
             client = self._redis()
             if self.cluster:
                 return self._scripts[name](keys=keys, args=args)
-            return _evalsha(client, self._scripts[name], keys, args)
+            return self._evalsha(client, self._scripts[name], keys, args)
+
+    def _evalsha(self, client: redis.Redis, script: Script, keys: Sequence[str],
+                 args: list) -> object:
+        """A script's EVALSHA on a connection of our own, past redis-py's layers.
+
+        redis-py wraps each command in retries (we allow none), timing and event
+        hooks, and its pool checks a connection for unread data (a poll(2)) each time
+        it hands one out: together half of a look-up's CPU in the worker. Our
+        connections wait in a list (pop and append are atomic), one per thread in
+        use at once; one whose exchange did not end with its reply read is
+        disconnected before it goes back, so it never holds a stale reply.
+        """
+        idle = self._idle
+        try:
+            conn = idle.pop()
+        except IndexError:
+            pool = client.connection_pool
+            conn = pool.connection_class(**pool.connection_kwargs)
+        done = False
+        try:
+            reply = _evalsha(conn, script, keys, args)
+            done = True
+            return reply
+        finally:
+            if not done:
+                conn.disconnect()
+            idle.append(conn)
 
     def _each_shard(self, command: Callable[[object, str], None]) -> list:
         """Send one command per shard in a pipeline; return the replies in shard order."""
@@ -853,31 +883,24 @@ class RedisStorage(Storage):
 
     def close(self) -> None:
         client, self._client = self._client, None
+        idle, self._idle = self._idle, []
         if client is not None and self._pid == os.getpid():
             client.close()
+            for conn in idle:
+                conn.disconnect()
         self._pid = None
 
 
-def _evalsha(client: redis.Redis, script: Script, keys: Sequence[str], args: list) -> object:
-    """A script's EVALSHA on one pooled connection, past redis-py's per-command layers.
-
-    redis-py wraps each command in retries (we allow none), timing and event hooks:
-    a fifth of a look-up's CPU in the worker. A connection disconnects itself on any
-    error while it sends or reads, so none goes back to the pool with a reply unread.
-    """
-    pool = client.connection_pool
-    conn = pool.get_connection()
+def _evalsha(conn: redis.Connection, script: Script, keys: Sequence[str], args: list) -> object:
+    """Run a script on one connection: EVALSHA, after a SCRIPT LOAD if Redis lacks it."""
     try:
-        try:
-            conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
-            return conn.read_response()
-        except NoScriptError:  # a new or restarted Redis: load it, as redis-py would
-            conn.send_command("SCRIPT", "LOAD", script.script)
-            conn.read_response()
-            conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
-            return conn.read_response()
-    finally:
-        pool.release(conn)
+        conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        return conn.read_response()
+    except NoScriptError:  # a new or restarted Redis: load it, as redis-py's Script would
+        conn.send_command("SCRIPT", "LOAD", script.script)
+        conn.read_response()
+        conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        return conn.read_response()
 
 
 def _notice(entry: dict) -> Notice:
