@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Build the application: settings, storage, rules, blueprints, headers, limits."""
     from . import api, bodies, lean, lean_reads, lean_writes, limits, ops, problems, security, web
     from . import config as settings_module
+    from .notices import mule
     from .rules import Rules
     from .storage import open_storage
 
@@ -63,7 +64,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
                            settings.sqlite_synchronous)
     # With an operator's webhook, every change queues an event for it (issue #12).
     storage.webhook_events = bool(settings.webhook_url)
-    app.extensions[EXTENSION] = Rules(storage, settings)
+    # Under uWSGI with the notices mule, the mule purges and the workers' writes do not.
+    app.extensions[EXTENSION] = Rules(storage, settings,
+                                      writes_purge=not mule.purges_for_this_worker())
     app.config["MAX_CONTENT_LENGTH"] = api.max_body_bytes(settings)
     bodies.init_app(app, app.config["MAX_CONTENT_LENGTH"])
     app.json.sort_keys = False

@@ -103,6 +103,7 @@ class Scrubber:
             self._pid = os.getpid()
         with self._lock:
             self._pending = True
+            self._cancelled = False
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="mayfly-scrub",
                                                 daemon=True)
@@ -125,7 +126,14 @@ class Scrubber:
                 done = False
             if not done:
                 with self._lock:
-                    self._pending = True
+                    self._pending = not self._cancelled
+
+    def cancel(self) -> None:
+        """Forget the scrub asked for: the storage closes (its files may go next)."""
+        if self._pid == os.getpid():
+            with self._lock:
+                self._pending = False
+                self._cancelled = True
 
 
 class SQLiteStorage(Storage):
@@ -628,6 +636,7 @@ class SQLiteStorage(Storage):
         self._read("SELECT count(*) FROM counters", ())
 
     def close(self) -> None:
+        self._scrubber.cancel()
         self._group.close()
         local = self._local
         if getattr(local, "pid", None) == os.getpid():
