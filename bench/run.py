@@ -310,13 +310,14 @@ class Bench:
         return results
 
     def profile(self) -> dict:
-        """py-spy on the workers while wrk drives create and reveal (see bench/profile.py)."""
+        """py-spy on the workers while wrk drives the writes and Redis's reads (bench/profile.py)."""
         from .profile import spy
 
         found = {}
         rows = {row.key: row for row in self.rows}
         keys = ["SQLite create", "SQLite reveal", "SQLite synchronous=NORMAL create",
-                "SQLite synchronous=NORMAL reveal", "Redis create", "Redis reveal"]
+                "SQLite synchronous=NORMAL reveal", "Redis create", "Redis reveal",
+                "Redis page GET", "Redis metadata GET"]
         if self.plan.reps == 1:  # the quick run only shows that profiling works
             keys = ["SQLite reveal"]
         for key in keys:

@@ -85,6 +85,25 @@ def stop(server: ProcessGroup) -> str:
     return server.log_path.read_text()
 
 
+def serving(tmp_path: Path, processes: int, **env: str) -> tuple[ProcessGroup, str]:
+    """``mayfly serve`` on a free port, its data in ``tmp_path``, once it answers; and its URL."""
+    url = f"http://127.0.0.1:{free_port()}"
+    server = serve(tmp_path / "serve.log", "--port", url.rsplit(":", 1)[1],
+                   "--processes", str(processes), env={"MAYFLY_DATA_DIR": str(tmp_path), **env})
+    try:
+        wait_until_up(f"{url}/healthz", process=server)
+    except BaseException:
+        stop(server)
+        raise
+    return server, url
+
+
+def create(url: str) -> requests.Response:
+    """Create a small secret through the API."""
+    return requests.post(f"{url}/api/v1/secrets", timeout=10,
+                         json=create_body(b"\x01" + bytes(64), b"l" * 32, b"a" * 32))
+
+
 def run_serve(*args: str, env: dict) -> subprocess.CompletedProcess:
     """``mayfly serve`` expected to refuse at once."""
     return subprocess.run([MAYFLY, "serve", *args], env={**os.environ, **env},
@@ -101,9 +120,7 @@ def test_serve_prints_a_few_lines_not_the_uwsgi_screen_and_keeps_data_private(tm
                    env={"MAYFLY_DATA_DIR": str(data)})
     try:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
-        created = requests.post(f"http://127.0.0.1:{port}/api/v1/secrets", timeout=10,
-                                json=create_body(b"\x01" + bytes(64), b"l" * 32, b"a" * 32))
-        assert created.status_code == 201
+        assert create(f"http://127.0.0.1:{port}").status_code == 201
     finally:
         output = stop(server)
     # mayfly's three lines, and nothing of uWSGI's, from the start to the stop.
@@ -119,15 +136,12 @@ def test_serve_prints_a_few_lines_not_the_uwsgi_screen_and_keeps_data_private(tm
 
 @pytest.mark.slow
 def test_serve_still_shows_what_goes_wrong_after_the_start(tmp_path):
-    port = free_port()
-    server = serve(tmp_path / "serve.log", "--port", str(port), "--processes", "1",
-                   env={"MAYFLY_DATA_DIR": str(tmp_path)})
+    server, url = serving(tmp_path, 1)
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
         # uWSGI forks its worker first, then the HTTP router.
         worker = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
         os.kill(int(worker[0]), signal.SIGKILL)
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
+        wait_until_up(f"{url}/healthz", process=server)
     finally:
         output = stop(server)
     assert f"DAMN ! worker 1 (pid: {worker[0]}) died, killed by signal 9" in output, output
@@ -156,16 +170,11 @@ def reload_workers(server: ProcessGroup, processes: int) -> None:
 
 @pytest.mark.slow
 def test_a_reload_restarts_uwsgi_in_its_virtualenv_and_keeps_serving(tmp_path):
-    port = free_port()
-    server = serve(tmp_path / "serve.log", "--port", str(port), "--processes", "2",
-                   env={"MAYFLY_DATA_DIR": str(tmp_path)})
+    server, url = serving(tmp_path, 2)
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
         reload_workers(server, 2)
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
-        created = requests.post(f"http://127.0.0.1:{port}/api/v1/secrets", timeout=10,
-                                json=create_body(b"\x01" + bytes(64), b"l" * 32, b"a" * 32))
-        assert created.status_code == 201
+        wait_until_up(f"{url}/healthz", process=server)
+        assert create(url).status_code == 201
     finally:
         output = stop(server)
     assert server.popen.returncode == 0, output
@@ -178,20 +187,18 @@ def test_a_stop_while_workers_still_load_the_app_ends_cleanly(tmp_path):
     # started by a reload wait in create_app() (for the socket timeout) when the
     # stop comes: uWSGI interrupts them, and that must not count as a failed app.
     redis_server = RedisServer(tmp_path / "redis").start()
-    port = free_port()
-    server = serve(tmp_path / "serve.log", "--port", str(port), "--processes", "2",
-                   env={"MAYFLY_DATA_DIR": str(tmp_path),
-                        "MAYFLY_STORAGE_URL": f"redis://127.0.0.1:{redis_server.port}/0"})
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", process=server)
-        os.kill(redis_server.process.pid, signal.SIGSTOP)
-        reload_workers(server, 2)
-        time.sleep(1)  # the new workers import the app and wait for Redis
-        server.stop(grace=30)
+        server, _ = serving(tmp_path, 2,
+                            MAYFLY_STORAGE_URL=f"redis://127.0.0.1:{redis_server.port}/0")
+        try:
+            os.kill(redis_server.process.pid, signal.SIGSTOP)
+            reload_workers(server, 2)
+            time.sleep(1)  # the new workers import the app and wait for Redis
+        finally:
+            output = stop(server)
     finally:
         os.kill(redis_server.process.pid, signal.SIGCONT)
         redis_server.stop()
-        output = stop(server)
     assert server.popen.returncode == 0, output
     assert "Traceback" not in output, output
 
