@@ -310,7 +310,7 @@ class Bench:
         return results
 
     def profile(self) -> dict:
-        """py-spy on the workers while wrk drives the writes and Redis's reads (bench/profile.py)."""
+        """py-spy on the workers while wrk drives writes and Redis reads (bench/profile.py)."""
         from .profile import spy
 
         found = {}

@@ -221,6 +221,16 @@ def test_the_body_is_read_to_its_declared_length_within_the_limit(length, limit,
     assert left == (b"0123456789abc" if expected is None else b"0123456789abc"[len(expected):])
 
 
+def test_a_create_larger_than_a_lean_body_is_flasks_unread(stacks):
+    small = create_json()
+    padded = small[:-1] + b" " * (lean_writes.LEAN_BODY + 1 - len(small)) + b"}"
+    assert len(padded) == lean_writes.LEAN_BODY + 1
+    (status, _, _), lean_answered = compare_create(stacks, padded)
+    assert not lean_answered and status.startswith("201")
+    (status, _, _), lean_answered = compare_create(stacks, padded[:-2] + b"}")
+    assert lean_answered and status.startswith("201")
+
+
 def test_an_oversize_declared_length_is_flasks_413(app, stacks):
     ids = twins(app)
     (status, _, _), lean_answered = compare_reveal(stacks, ids, b"x" * 5000)

@@ -59,11 +59,17 @@ def _host_url(environ: dict) -> str:
     return _origin(environ["wsgi.url_scheme"], get_host(environ))
 
 
+# The largest create body read here. What is read is held while Flask, when it
+# answers instead, reads its own copy: a larger create (an attachment) goes to
+# Flask unread, so that its body is in a worker's memory once.
+LEAN_BODY = 64 * 1024
+
+
 def create_secret(app: Flask, environ: dict, match: re.Match) -> Answer | None:
     """A new secret's id and manage token, as api.create_secret answers them."""
     if not _plain(app, environ):
         return None
-    body = read_body(environ, app.config["MAX_CONTENT_LENGTH"])
+    body = read_body(environ, min(LEAN_BODY, app.config["MAX_CONTENT_LENGTH"]))
     if body is None:
         return None
     rules: Rules = app.extensions[EXTENSION]
