@@ -10,7 +10,7 @@ from redis.crc import key_slot
 
 from mayfly.errors import ConfigError, StorageUnavailable
 from mayfly.storage import open_storage
-from mayfly.storage.redis import RedisStorage, parse_cluster_url, secret_keys
+from mayfly.storage.redis import RedisStorage, _send, parse_cluster_url, secret_keys
 
 from ..live import free_port
 from .test_contract import NOW, new_record
@@ -158,3 +158,15 @@ def test_restarted_redis_keeps_unread_secrets_and_spent_views(redis_aof_server, 
     assert all(backend.lookup(record.id, NOW).views_left == 2 for record in records[11:])
     assert backend.counters()["views_revealed"] == 22
     backend.close()
+
+
+def test_a_large_argument_goes_to_the_socket_without_a_copy(monkeypatch):
+    conn = redis.Connection()  # not connected: what it would send is recorded
+    sent = []
+    monkeypatch.setattr(conn, "send_packed_command",
+                        lambda packed, check_health=True: sent.append(packed))
+    value = bytes(1 << 20)
+    _send(conn, "EVALSHA", "0" * 40, 1, "key", value)
+    assert any(part is value for part in sent[0])
+    _send(conn, "EVALSHA", "0" * 40, 1, "key", b"small")
+    assert b"$5\r\nsmall\r\n" in b"".join(sent[1])
