@@ -62,6 +62,7 @@ Contract, for every method taking ``now`` (seconds since the epoch):
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 # Counter names, exported by /metrics as mayfly_<name>_total.
@@ -227,18 +228,9 @@ class Storage:
     def reveal(self, secret_id: str, now: float, link_hash: bytes, access_hash: bytes,
                max_attempts: int) -> Revealed | None:
         """Check the proofs' digests and take a view or count an attempt; None if not live."""
-        live = self.lookup(secret_id, now)
-        if live is None or live.kind != "secret":
-            return None
-        if not hmac.compare_digest(link_hash, live.link_hash):
-            return Revealed(wrong_link=True)
-        if not hmac.compare_digest(access_hash, live.access_hash):
-            left = self.fail(secret_id, now, max_attempts)
-            return None if left is None else Revealed(attempts_left=left)
-        taken = self.take(secret_id, now)
-        if taken is None:
-            return None
-        return Revealed(taken=replace(taken, reply_public_key=live.reply_public_key))
+        return checked_reveal(self.lookup(secret_id, now), link_hash, access_hash,
+                              lambda: self.fail(secret_id, now, max_attempts),
+                              lambda: self.take(secret_id, now))
 
     def peek(self, secret_id: str, now: float) -> bytes | None:
         """Return a live request's note (its ciphertext), or None. Never changes anything."""
@@ -297,3 +289,24 @@ class Storage:
 
     def close(self) -> None:
         """Release connections held by this process."""
+
+
+def checked_reveal(live: Live | None, link_hash: bytes, access_hash: bytes,
+                   fail: Callable[[], int | None],
+                   take: Callable[[], Taken | None]) -> Revealed | None:
+    """A reveal's checks in order, then the one change they call for: ``fail`` or ``take``.
+
+    The steps of Storage.reveal, shared by a backend that runs them in one
+    transaction of its own (SQLite). Digests are compared in constant time.
+    """
+    if live is None or live.kind != "secret":
+        return None
+    if not hmac.compare_digest(link_hash, live.link_hash):
+        return Revealed(wrong_link=True)
+    if not hmac.compare_digest(access_hash, live.access_hash):
+        left = fail()
+        return None if left is None else Revealed(attempts_left=left)
+    taken = take()
+    if taken is None:
+        return None
+    return Revealed(taken=replace(taken, reply_public_key=live.reply_public_key))

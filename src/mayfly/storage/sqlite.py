@@ -19,7 +19,6 @@ the WAL) for all the endings of that second, never one per request.
 from __future__ import annotations
 
 import fcntl
-import hmac
 import json
 import logging
 import os
@@ -43,6 +42,7 @@ from .base import (
     Revealed,
     Storage,
     Taken,
+    checked_reveal,
 )
 from .group import GroupCommit, Write
 
@@ -59,6 +59,9 @@ os.register_at_fork(before=_CHECKPOINTING.acquire, after_in_parent=_CHECKPOINTIN
                     after_in_child=_CHECKPOINTING.release)
 
 _LIVE = "state = 'waiting' AND expires_at > ?"
+# A live secret's metadata (SQLiteStorage._live), by id and now.
+_LOOKUP = ("SELECT link_hash, access_hash, kdf, expires_at, max_views, views_left,"
+           f" failed_attempts, reply_public_key, kind FROM secrets WHERE id = ? AND {_LIVE}")
 # What a secret forgets when it ends: only states and times remain.
 _FORGET = ("link_hash = NULL, access_hash = NULL, kdf = NULL, notify_address = NULL,"
            " notify_language = NULL")
@@ -294,11 +297,11 @@ class SQLiteStorage(Storage):
                         else "secrets_created")
 
     def lookup(self, secret_id: str, now: float) -> Live | None:
-        row = self._read(
-            "SELECT link_hash, access_hash, kdf, expires_at, max_views, views_left,"
-            f" failed_attempts, reply_public_key, kind FROM secrets WHERE id = ? AND {_LIVE}",
-            (secret_id, now),
-        )
+        return self._live(self._read(_LOOKUP, (secret_id, now)), secret_id)
+
+    @staticmethod
+    def _live(row: sqlite3.Row | None, secret_id: str) -> Live | None:
+        """The Live of a row of _LOOKUP."""
         if row is None:
             return None
         kdf = None if row["kdf"] is None else json.loads(row["kdf"])
@@ -319,8 +322,7 @@ class SQLiteStorage(Storage):
             self._scrubber.soon()
         return taken
 
-    def _take(self, db: sqlite3.Connection, secret_id: str, now: float,
-              reply_public_key: bytes | None = None) -> Taken | None:
+    def _take(self, db: sqlite3.Connection, secret_id: str, now: float) -> Taken | None:
         """take's change, in the caller's transaction; the caller scrubs when none is left."""
         row = db.execute(
             "UPDATE secrets SET views_left = views_left - 1,"
@@ -345,7 +347,7 @@ class SQLiteStorage(Storage):
             self._count(db, "views_revealed", 1, "secrets_read")
         else:
             self._count(db, "views_revealed")
-        return Taken(ciphertext, views_left, reply_public_key)
+        return Taken(ciphertext, views_left)
 
     def reveal(self, secret_id: str, now: float, link_hash: bytes, access_hash: bytes,
                max_attempts: int) -> Revealed | None:
@@ -354,22 +356,12 @@ class SQLiteStorage(Storage):
         # re-read every page (the writing connection's commits empty that
         # connection's cache), a third of a reveal's system CPU.
         with self._write() as db:
-            live = db.execute(f"SELECT link_hash, access_hash, reply_public_key, kind"
-                              f" FROM secrets WHERE id = ? AND {_LIVE}",
-                              (secret_id, now)).fetchone()
-            if live is None or live["kind"] != "secret":
-                return None
-            if not hmac.compare_digest(link_hash, live["link_hash"]):
-                return Revealed(wrong_link=True)
-            if not hmac.compare_digest(access_hash, live["access_hash"]):
-                left = self._fail(db, secret_id, now, max_attempts)
-                ended, revealed = left == 0, Revealed(attempts_left=left)
-            else:
-                taken = self._take(db, secret_id, now, live["reply_public_key"])
-                if taken is None:  # live a statement ago, in this transaction: never
-                    return None
-                ended, revealed = taken.views_left == 0, Revealed(taken=taken)
-        if ended:
+            live = self._live(db.execute(_LOOKUP, (secret_id, now)).fetchone(), secret_id)
+            revealed = checked_reveal(live, link_hash, access_hash,
+                                      lambda: self._fail(db, secret_id, now, max_attempts),
+                                      lambda: self._take(db, secret_id, now))
+        if revealed is not None and (revealed.attempts_left == 0 or (
+                revealed.taken is not None and revealed.taken.views_left == 0)):
             self._scrubber.soon()
         return revealed
 
