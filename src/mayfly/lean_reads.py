@@ -22,15 +22,15 @@ from flask import Flask
 from . import EXTENSION
 from .api import metadata_document
 from .lean import compact_json, json_is_compact
-from .rules import Rules
+from .rules import ID_PATTERN, Rules
 from .storage.base import Live
 from .web import NOTIFICATION_CACHE, reader_language
 
 Answer = tuple[str, list[tuple[str, str]], list[bytes]]
 
-# The id's shape (rules.ID_PATTERN); anything else is Flask's to refuse.
-PAGE_PATH = re.compile(r"/s/([A-Za-z0-9_-]{24})")
-METADATA_PATH = re.compile(r"/api/v1/secrets/([A-Za-z0-9_-]{24})")
+# The id's shape; anything else is Flask's to refuse.
+PAGE_PATH = re.compile(rf"/s/({ID_PATTERN.pattern})")
+METADATA_PATH = re.compile(rf"/api/v1/secrets/({ID_PATTERN.pattern})")
 
 
 def _plain(environ: dict) -> bool:

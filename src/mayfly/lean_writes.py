@@ -35,11 +35,11 @@ from .api import (
 )
 from .lean import Answer, compact_json, hand_over, json_is_compact, read_body
 from .limits import count_request
-from .rules import Rules, parse_new_secret, parse_reveal
+from .rules import ID_PATTERN, Rules, parse_new_secret, parse_reveal
 
 CREATE_PATH = re.compile(r"/api/v1/secrets")
-# The id's shape (rules.ID_PATTERN); anything else is Flask's to refuse.
-REVEAL_PATH = re.compile(r"/api/v1/secrets/([A-Za-z0-9_-]{24})/reveal")
+# The id's shape; anything else is Flask's to refuse.
+REVEAL_PATH = re.compile(rf"/api/v1/secrets/({ID_PATTERN.pattern})/reveal")
 # A pure function of two strings, and its IRI round trip was a tenth of a
 # create's CPU without MAYFLY_PUBLIC_URL. Bounded: the Host header is the client's.
 _origin = lru_cache(maxsize=64)(get_current_url)
